@@ -29,6 +29,9 @@ type ParseError struct {
 	Method        string // the request method, "" for a response or when unknown
 	Code          int
 	Reason        string
+	// ToPath and FromPath are the message's paths when they could be parsed, so that a
+	// response can be addressed (RFC 4975 §7.2); nil otherwise.
+	ToPath, FromPath []URI
 }
 
 func (e *ParseError) Error() string {
@@ -121,7 +124,22 @@ func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 // parseFields parses the header lines of a message (each without its CRLF) into m.
 func parseFields(m *Message, lines [][]byte) error {
 	bad := func(why string) error {
-		return &ParseError{TransactionID: m.TransactionID, Method: m.Method, Code: 400, Reason: why}
+		pe := &ParseError{TransactionID: m.TransactionID, Method: m.Method, Code: 400, Reason: why,
+			ToPath: m.ToPath, FromPath: m.FromPath}
+		// Find the paths even when the bad line came before them.
+		for _, line := range lines {
+			name, value, ok := bytes.Cut(line, []byte(":"))
+			if !ok {
+				continue
+			}
+			v := string(bytes.TrimLeft(value, " \t"))
+			if pe.ToPath == nil && equalFold(name, "To-Path") {
+				pe.ToPath, _ = ParsePath(v)
+			} else if pe.FromPath == nil && equalFold(name, "From-Path") {
+				pe.FromPath, _ = ParsePath(v)
+			}
+		}
+		return pe
 	}
 	if len(lines) > maxFields {
 		return bad("too many header fields")
@@ -278,9 +296,7 @@ func parse(b []byte, maxHeader int) (*Message, error) {
 		return nil, err
 	}
 	m := &Message{TransactionID: sl.tid, Method: sl.method, Code: sl.code, Comment: sl.comment}
-	bad := func(code int, why string) error {
-		return &ParseError{TransactionID: sl.tid, Method: sl.method, Code: code, Reason: why}
-	}
+	bad := m.errorf
 	endMark := make([]byte, 0, 9+len(sl.tid))
 	endMark = append(append(endMark, "-------"...), sl.tid...)
 	var lines [][]byte
@@ -351,12 +367,18 @@ func parse(b []byte, maxHeader int) (*Message, error) {
 	return m, finish(m)
 }
 
+// errorf returns a ParseError about m, carrying what m knows of its paths.
+func (m *Message) errorf(code int, reason string) error {
+	return &ParseError{TransactionID: m.TransactionID, Method: m.Method, Code: code, Reason: reason,
+		ToPath: m.ToPath, FromPath: m.FromPath}
+}
+
 // finish applies the checks that need the whole header section. A Byte-Range that disagrees
 // with the body length is not an error: receivers place data by range-start and the actual
 // length (RFC 4975 §7.3.1), and several RFC examples disagree themselves.
 func finish(m *Message) error {
 	if m.Method == "" && m.Flag != FlagEnd {
-		return &ParseError{TransactionID: m.TransactionID, Code: 400, Reason: "response end-line flag must be $"}
+		return m.errorf(400, "response end-line flag must be $")
 	}
 	return nil
 }

@@ -164,7 +164,7 @@ func (r *Reader) header() (Part, error) {
 			if isEnd {
 				m.Flag = line[len(line)-1]
 				if err == nil && m.ContentType != "" {
-					err = &ParseError{TransactionID: m.TransactionID, Method: m.Method, Code: 400, Reason: "Content-Type without a body"}
+					err = m.errorf(400, "Content-Type without a body")
 				}
 				if err == nil {
 					err = finish(m)
@@ -178,7 +178,7 @@ func (r *Reader) header() (Part, error) {
 			r.cur = m
 			r.startBody(sl.tid)
 			if err == nil && m.ContentType == "" {
-				err = &ParseError{TransactionID: m.TransactionID, Method: m.Method, Code: 400, Reason: "body without Content-Type"}
+				err = m.errorf(400, "body without Content-Type")
 			}
 			if err != nil {
 				r.skip = true
@@ -255,7 +255,7 @@ func (r *Reader) piece(m *Message, buf []byte, size int) (Part, error) {
 	r.pending = size
 	if m.Method != MethodSEND && r.offset > MaxNonSendBody && !r.skip {
 		r.skip = true
-		return Part{}, &ParseError{TransactionID: m.TransactionID, Method: m.Method, Code: 413, Reason: "non-SEND body larger than 10240 bytes"}
+		return Part{}, m.errorf(413, "non-SEND body larger than 10240 bytes")
 	}
 	return p, nil
 }
@@ -267,7 +267,7 @@ func (r *Reader) final(m *Message, buf []byte, bodyLen, consumed int, flag byte)
 	r.cur = nil
 	r.offset += int64(bodyLen)
 	if m.Method != MethodSEND && r.offset > MaxNonSendBody && !r.skip {
-		return Part{}, &ParseError{TransactionID: m.TransactionID, Method: m.Method, Code: 413, Reason: "non-SEND body larger than 10240 bytes"}
+		return Part{}, m.errorf(413, "non-SEND body larger than 10240 bytes")
 	}
 	if !r.skip {
 		if err := finish(m); err != nil {

@@ -1,0 +1,313 @@
+package relay
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/simplegw/simplegw/bridge/msrp"
+)
+
+// conn is one transport connection of the relay: a WebSocket client, or a TCP/TLS connection
+// that a client or peer opened to us or that we dialled.
+//
+// Concurrency: the reading goroutine owns cur and authFailures. Any goroutine may write; wmu
+// serialises writes on stream connections (coder/websocket serialises its own). pmu guards
+// pending. bindingIDs, peerKeys and dialKey are guarded by Relay.mu.
+type conn struct {
+	r        *Relay
+	ws       *websocket.Conn // set for WebSocket clients
+	nc       net.Conn        // set for TCP and TLS
+	secure   bool
+	outbound bool         // we dialled it
+	listener net.Listener // the listener it arrived on, if any
+	local    *net.TCPAddr
+
+	bindingIDs []string
+	peerKeys   []string
+	dialKey    string
+
+	wmu sync.Mutex
+
+	pmu     sync.Mutex
+	pending map[string]*txn // transactions we forwarded on this connection, by our tid
+
+	closeOnce sync.Once
+	closed    chan struct{}
+
+	cur          *forward
+	authFailures int
+}
+
+func newStreamConn(r *Relay, nc net.Conn, secure, outbound bool) *conn {
+	c := &conn{r: r, nc: nc, secure: secure, outbound: outbound, closed: make(chan struct{})}
+	c.local, _ = nc.LocalAddr().(*net.TCPAddr)
+	return c
+}
+
+func newWSConn(r *Relay, ws *websocket.Conn) *conn {
+	return &conn{r: r, ws: ws, secure: true, closed: make(chan struct{})}
+}
+
+func (c *conn) isClosed() bool {
+	select {
+	case <-c.closed:
+		return true
+	default:
+		return false
+	}
+}
+
+func (c *conn) String() string {
+	switch {
+	case c.ws != nil:
+		return "ws"
+	case c.nc != nil:
+		return c.nc.RemoteAddr().String()
+	}
+	return "?"
+}
+
+// close tears c down once: the socket, the relay's table entries, and the transactions that
+// were waiting on it (each ends in a REPORT or an error response to its sender).
+func (c *conn) close(reason error) {
+	c.closeOnce.Do(func() {
+		close(c.closed)
+		if c.ws != nil {
+			code, text := websocket.StatusNormalClosure, ""
+			switch {
+			case errors.Is(reason, errRelayClosed):
+				code, text = websocket.StatusGoingAway, "relay shutting down"
+			case reason != nil && !errors.Is(reason, io.EOF):
+				code, text = websocket.StatusPolicyViolation, reason.Error()
+				var ce *closeError
+				if errors.As(reason, &ce) {
+					code = ce.code
+				}
+			}
+			if len(text) > 120 {
+				text = text[:120]
+			}
+			go c.ws.Close(code, text)
+		} else {
+			c.nc.Close()
+		}
+		c.r.forget(c)
+		c.pmu.Lock()
+		pending := c.pending
+		c.pending = nil
+		c.pmu.Unlock()
+		for _, t := range pending {
+			t.fail(408, "connection to the next hop was lost")
+		}
+		c.r.log.Debug("msrp relay: connection closed", "conn", c.String(), "reason", reason)
+	})
+}
+
+// closeError asks for a particular WebSocket close code.
+type closeError struct {
+	code websocket.StatusCode
+	msg  string
+}
+
+func (e *closeError) Error() string { return e.msg }
+
+// serveStream reads a TCP or TLS connection until it ends.
+func (c *conn) serveStream() {
+	var err error
+	defer func() { c.abortForward(); c.close(err) }()
+	if tc, ok := c.nc.(*tls.Conn); ok {
+		ctx, cancel := context.WithTimeout(context.Background(), c.r.cfg.Probation)
+		err = tc.HandshakeContext(ctx)
+		cancel()
+		if err != nil {
+			return
+		}
+	}
+	probation := !c.outbound
+	if probation {
+		// RFC 4976 §6.1: a connection that sends no request within 30 seconds is closed.
+		c.nc.SetReadDeadline(time.Now().Add(c.r.cfg.Probation))
+	}
+	rd := msrp.NewReader(c.nc, c.r.cfg.PieceSize, 0)
+	for {
+		var p msrp.Part
+		p, err = rd.Next()
+		if err != nil {
+			var pe *msrp.ParseError
+			if errors.As(err, &pe) {
+				c.rejectMalformed(pe)
+				err = nil
+				continue
+			}
+			return
+		}
+		if probation {
+			probation = false
+			c.nc.SetReadDeadline(time.Time{})
+		}
+		c.handlePart(p)
+		if c.isClosed() {
+			return
+		}
+	}
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+func getBuf() *[]byte { return bufPool.Get().(*[]byte) }
+
+func putBuf(b *[]byte) {
+	if cap(*b) > 4<<20 {
+		return
+	}
+	*b = (*b)[:0]
+	bufPool.Put(b)
+}
+
+// serveWebSocket reads MSRP messages from a WebSocket client until it closes. Each WebSocket
+// message is exactly one MSRP chunk (RFC 7977 §5.1), text or binary alike (§4.2).
+func (c *conn) serveWebSocket(ctx context.Context) {
+	var err error
+	defer func() { c.abortForward(); c.close(err) }()
+	for {
+		var rd io.Reader
+		_, rd, err = c.ws.Reader(ctx)
+		if err != nil {
+			return
+		}
+		bp := getBuf()
+		*bp, err = readAll(*bp, rd)
+		if err != nil {
+			putBuf(bp)
+			return
+		}
+		m, perr := msrp.Parse(*bp)
+		if perr != nil {
+			var pe *msrp.ParseError
+			if errors.As(perr, &pe) {
+				c.rejectMalformed(pe)
+				putBuf(bp)
+				continue
+			}
+			putBuf(bp)
+			err = &closeError{code: websocket.StatusProtocolError, msg: "not an MSRP message: " + perr.Error()}
+			return
+		}
+		c.handlePart(msrp.Part{Message: m, Body: m.Body, Final: true})
+		putBuf(bp)
+		if c.isClosed() {
+			return
+		}
+	}
+}
+
+func readAll(b []byte, r io.Reader) ([]byte, error) {
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
+}
+
+// write sends one message on c: m's head, body, and the end-line with flag. It is safe for
+// concurrent use; the message goes out whole (one WebSocket message, or one uninterrupted
+// run of bytes on a stream).
+func (c *conn) write(m *msrp.Message, body []byte, flag byte) error {
+	if c.isClosed() {
+		return net.ErrClosed
+	}
+	withBody := m.HasBody || len(body) > 0
+	bp := getBuf()
+	defer putBuf(bp)
+	b := m.AppendHead(*bp)
+	if c.ws != nil {
+		b = append(b, body...)
+		b = msrp.AppendEndLine(b, m.TransactionID, flag, withBody)
+		*bp = b
+		ctx, cancel := context.WithTimeout(context.Background(), c.r.cfg.WriteTimeout)
+		err := c.ws.Write(ctx, websocket.MessageBinary, b)
+		cancel()
+		if err != nil {
+			c.close(err)
+		}
+		return err
+	}
+	var err error
+	c.wmu.Lock()
+	c.nc.SetWriteDeadline(time.Now().Add(c.r.cfg.WriteTimeout))
+	if _, plain := c.nc.(*net.TCPConn); plain && len(body) > 1024 {
+		// One writev: head, body in place, end-line.
+		headLen := len(b)
+		b = msrp.AppendEndLine(b, m.TransactionID, flag, withBody)
+		*bp = b
+		bufs := net.Buffers{b[:headLen], body, b[headLen:]}
+		_, err = bufs.WriteTo(c.nc)
+	} else {
+		b = append(b, body...)
+		b = msrp.AppendEndLine(b, m.TransactionID, flag, withBody)
+		*bp = b
+		_, err = c.nc.Write(b)
+	}
+	c.wmu.Unlock()
+	if err != nil {
+		c.close(err)
+	}
+	return err
+}
+
+// addPending records a transaction forwarded on c, awaiting the next hop's response.
+func (c *conn) addPending(tid string, t *txn) bool {
+	c.pmu.Lock()
+	defer c.pmu.Unlock()
+	if c.isClosed() {
+		return false
+	}
+	if c.pending == nil {
+		c.pending = make(map[string]*txn)
+	}
+	c.pending[tid] = t
+	return true
+}
+
+func (c *conn) takePending(tid string) *txn {
+	c.pmu.Lock()
+	defer c.pmu.Unlock()
+	t := c.pending[tid]
+	if t != nil {
+		delete(c.pending, tid)
+		if t.timer != nil {
+			t.timer.Stop()
+		}
+	}
+	return t
+}
+
+// startTimer starts a transaction's timeout once its last byte has been written (RFC 4976
+// §6.4.1).
+func (c *conn) startTimer(tid string, t *txn) {
+	c.pmu.Lock()
+	defer c.pmu.Unlock()
+	if c.pending[tid] != t {
+		return // already answered or failed
+	}
+	t.timer = time.AfterFunc(c.r.cfg.TransactionTimeout, func() {
+		if t := c.takePending(tid); t != nil {
+			t.fail(408, "no response from the next hop")
+		}
+	})
+}
