@@ -1,0 +1,53 @@
+// Package sipedge is simplegw's SIP edge: the proxy that browsers reach over
+// SIP-over-WebSocket, and, when no SIP core is configured, the registrar,
+// proxy and presence server of its own domain.
+//
+// It implements:
+//
+//   - RFC 7118: the WebSocket transport for SIP. One SIP message per
+//     WebSocket message in text or binary frames (§4.2, §5); answers go out
+//     as text frames unless the message is not UTF-8; "received" is not added
+//     to Vias of WebSocket clients (§5.3), whose ".invalid" Via and Contact
+//     hosts are never dialled: requests reach a browser over its connection.
+//   - RFC 3261 §16: a stateful, forking proxy (validation §16.3, route
+//     preprocessing §16.4, forwarding §16.6, response selection §16.7,
+//     CANCEL §16.10, stateless ACK for 2xx §16.11), §17 transactions (run by
+//     sipgo's ServerTx/ClientTx state machines) and §18.2.1 Via
+//     received/rport (with RFC 3581) on UDP, TCP and TLS.
+//   - RFC 5626 spirit: every WebSocket, inbound TCP and TLS connection is a
+//     flow named by a 128-bit random flow token; a request whose Route ends
+//     at a token goes to that connection or gets 430 Flow Failed (§5.3) at
+//     once when the connection is gone; double-CRLF keepalives are answered
+//     with CRLF (§3.5.1, §4.4.1).
+//   - RFC 5658 §5: double Record-Route. A dialog-creating request gets two
+//     Record-Route entries, the top one naming the edge as seen from the next
+//     hop, the second as seen from the previous hop; each carries the flow
+//     token of the side it faces, so in-dialog requests from either side are
+//     routed by connection. Both entries are popped when they come back.
+//   - RFC 3327: a Path header with the flow token on REGISTER forwarded to an
+//     upstream registrar, so that the core routes requests for the browser
+//     back through its connection.
+//   - Embedded mode (no upstream), RFC 3261 §10.3 registrar with digest
+//     authentication (bridge/auth, RFC 3261 §22), several contacts per AOR
+//     forked in parallel, RFC 5626 instance/reg-id binding keys; requests to
+//     foreign domains or IP hosts are proxied out over UDP, TCP or TLS to the
+//     numeric host (RFC 3263 §4 for numeric addresses; names get a plain A
+//     lookup, no NAPTR/SRV).
+//   - Embedded presence: RFC 3903 PUBLISH (SIP-ETag / SIP-If-Match, refresh,
+//     modify, remove), RFC 3856 / RFC 6665 SUBSCRIBE with Event: presence,
+//     NOTIFY carrying the RFC 3863 PIDF document on subscribe, on change, on
+//     publication expiry and at subscription end.
+//
+// Ordering: each connection has one reader and one writer goroutine. What
+// arrives on a connection is handled in arrival order on its reader, and a
+// response is handed to sipgo's client transaction and on to the upstream
+// server transaction before the next message on that connection is read, so
+// what leaves toward one connection leaves in the order it was produced (a 180
+// never overtakes its 200, unlike sipgo's own transaction layer, which spawns
+// a goroutine per message; sipgo issue #306).
+//
+// SDP bodies of INVITE and UPDATE requests from WebSocket clients that set up
+// MSRP are checked with bridge/sdp; a malformed one is refused with 400 or 488
+// and a reason phrase saying what is wrong. Bodies are forwarded byte for
+// byte.
+package sipedge

@@ -1,0 +1,235 @@
+package sipedge
+
+import (
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// onResponse handles a response to the branch (RFC 3261 §16.7): 100 is
+// absorbed, other provisional responses and 2xx are forwarded at once, and
+// final error responses are kept until every branch has answered.
+func (b *branch) onResponse(res *sip.Response) {
+	pc := b.pc
+	if !popVia(res) {
+		return
+	}
+	code := res.StatusCode
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	switch {
+	case code < 200:
+		b.provisional = true
+		if b.cancelWanted && !b.cancelSent {
+			b.sendCancelLocked()
+		}
+		if code == 100 {
+			return
+		}
+		if pc.tC != nil && pc.finalSent == 0 {
+			pc.tC.Reset(timerC) // RFC 3261 §16.7 step 2
+		}
+		if pc.finalSent == 0 {
+			pc.u.send(res)
+		}
+	case code < 300:
+		b.final = res
+		switch {
+		case pc.invite && pc.finalSent >= 300:
+			// The server transaction has completed with an error (a CANCEL
+			// raced this answer); a 2xx is still forwarded (§16.7 step 10).
+			pc.u.stx.Connection().WriteMsg(res)
+		case pc.invite || pc.finalSent == 0:
+			if pc.finalSent == 0 {
+				pc.finalSent = code
+			}
+			pc.u.send(res)
+		}
+		if pc.invite {
+			pc.cancelOthersLocked(b)
+			pc.stopTimersLocked()
+		}
+	default:
+		b.final = res
+		if code >= 600 {
+			pc.cancelOthersLocked(b)
+		}
+		pc.maybeFinishLocked()
+	}
+}
+
+// onRetransmission forwards a retransmitted 2xx to an INVITE upstream,
+// statelessly (RFC 6026 §8.4): the UAS retransmits until the ACK arrives.
+func (b *branch) onRetransmission(res *sip.Response) {
+	if !popVia(res) {
+		return
+	}
+	b.pc.u.stx.Connection().WriteMsg(res)
+}
+
+// onDone ends the branch: a branch without a final response gets one of the
+// edge's (RFC 3261 §16.7 step 2, §16.9): 408 on timeout, 487 when canceled,
+// 430/480/503 when its flow or next hop failed.
+func (b *branch) onDone(err error, flowGone bool) {
+	pc := b.pc
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if b.final == nil {
+		switch {
+		case flowGone:
+			b.final = b.goneResponse()
+		case isTimeout(err):
+			b.final = newResponse(pc.u.req, 408, "Request Timeout")
+		case pc.canceled || b.cancelWanted:
+			b.final = newResponse(pc.u.req, 487, "Request Terminated")
+		default:
+			b.final = b.goneResponse()
+		}
+	}
+	pc.maybeFinishLocked()
+}
+
+// maybeFinishLocked sends the best final response upstream once every branch
+// has one (RFC 3261 §16.7 step 6): a 6xx if any, else the lowest class; a
+// 503 is sent as 500.
+func (pc *proxyCtx) maybeFinishLocked() {
+	if pc.finalSent != 0 {
+		return
+	}
+	var best *sip.Response
+	for _, b := range pc.branches {
+		if b.final == nil {
+			return
+		}
+		if best == nil || rank(b.final.StatusCode) < rank(best.StatusCode) {
+			best = b.final
+		}
+	}
+	if best == nil {
+		return
+	}
+	if best.StatusCode == 503 {
+		best = best.Clone()
+		best.StatusCode, best.Reason = 500, "Next Hop Unavailable"
+	}
+	pc.finalSent = best.StatusCode
+	pc.stopTimersLocked()
+	pc.u.send(best)
+}
+
+// rank orders final responses for §16.7 step 6: 6xx first, then by class.
+func rank(code int) int {
+	if code >= 600 {
+		return 0
+	}
+	return code / 100
+}
+
+// cancelAll cancels every pending branch: a CANCEL from upstream (§16.10),
+// Timer C (§16.8), or the caller's flow closing.
+func (pc *proxyCtx) cancelAll() {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	pc.canceled = true
+	pc.cancelOthersLocked(nil)
+	pc.maybeFinishLocked()
+}
+
+// cancelOthersLocked cancels the pending branches other than except and arms
+// the guard that answers 487 if they never respond.
+func (pc *proxyCtx) cancelOthersLocked(except *branch) {
+	pending := false
+	for _, b := range pc.branches {
+		if b == except || b.final != nil {
+			continue
+		}
+		pending = true
+		b.cancelWanted = true
+		if b.req == nil {
+			continue // still dialling; send sees cancelWanted via pc.canceled
+		}
+		if b.provisional && !b.cancelSent {
+			b.sendCancelLocked()
+		}
+	}
+	if pending && pc.invite && pc.tG == nil {
+		pc.tG = time.AfterFunc(cancelGuard, pc.cancelGuardFired)
+	}
+	if except == nil {
+		for _, b := range pc.branches {
+			if b.final == nil && b.req == nil {
+				b.final = newResponse(pc.u.req, 487, "Request Terminated")
+			}
+		}
+	}
+}
+
+// sendCancelLocked sends CANCEL for the branch (RFC 3261 §9.1): same
+// Request-URI, top Via, Route, Call-ID, From, To and CSeq number as the
+// branch's request. It is only called after a provisional response.
+func (b *branch) sendCancelLocked() {
+	if b.req == nil || b.req.Method != sip.INVITE {
+		return
+	}
+	b.cancelSent = true
+	r := b.req
+	cancel := sip.NewRequest(sip.CANCEL, *r.Recipient.Clone())
+	cancel.AppendHeader(r.Via().Clone())
+	for _, h := range r.GetHeaders("Route") {
+		cancel.AppendHeader(sip.HeaderClone(h))
+	}
+	mf := sip.MaxForwardsHeader(70)
+	cancel.AppendHeader(&mf)
+	cancel.AppendHeader(sip.HeaderClone(r.From()))
+	cancel.AppendHeader(sip.HeaderClone(r.To()))
+	cancel.AppendHeader(sip.HeaderClone(r.CallID()))
+	cancel.AppendHeader(&sip.CSeqHeader{SeqNo: r.CSeq().SeqNo, MethodName: sip.CANCEL})
+	cancel.SetBody(nil)
+	cancel.SetTransport(b.flow.transport)
+	if _, err := b.pc.e.startClientTx(cancel, b.flow, txHandlers{}); err != nil {
+		b.pc.e.log.Debug("CANCEL not sent", "error", err)
+	}
+}
+
+// timerCFired cancels an INVITE that rang too long (RFC 3261 §16.8).
+func (pc *proxyCtx) timerCFired() {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if pc.finalSent != 0 {
+		return
+	}
+	pc.canceled = true
+	pc.cancelOthersLocked(nil)
+	pc.maybeFinishLocked()
+}
+
+// cancelGuardFired ends canceled branches that never answered: they count as
+// 487 and their transactions are dropped.
+func (pc *proxyCtx) cancelGuardFired() {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	for _, b := range pc.branches {
+		if b.final == nil {
+			b.final = newResponse(pc.u.req, 487, "Request Terminated")
+			if b.ctx != nil {
+				go b.ctx.tx.Terminate()
+			}
+		}
+	}
+	pc.maybeFinishLocked()
+}
+
+func (pc *proxyCtx) stopTimers() {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	pc.stopTimersLocked()
+}
+
+func (pc *proxyCtx) stopTimersLocked() {
+	if pc.tC != nil {
+		pc.tC.Stop()
+	}
+	if pc.tG != nil {
+		pc.tG.Stop()
+	}
+}
