@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"net"
@@ -12,6 +13,9 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/simplegw/simplegw/bridge/endpoint"
+	"github.com/simplegw/simplegw/bridge/msrp"
 )
 
 // startReal starts a gateway with the real services of wire.go: a users
@@ -125,5 +129,67 @@ func TestPprofListener(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Fatalf("profiler: %s", resp.Status)
+	}
+}
+
+// TestWiredMSRPRelayCarriesAFile runs the whole MSRP data path of the binary: a browser-like
+// WebSocket client AUTHs at /msrp with users-file credentials and sends a file through the
+// relay to a plain TCP peer; the Use-Path names the gateway's -msrp listener (RFC 7977 §8.2),
+// and the peer's reply comes back over the same relay.
+func TestWiredMSRPRelayCarriesAFile(t *testing.T) {
+	g := startReal(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+
+	got := make(chan *endpoint.Incoming, 2)
+	peer, err := endpoint.Listen("127.0.0.1:0", endpoint.Options{MaxInMemory: 8 << 20, OnMessage: func(m *endpoint.Incoming) { got <- m }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+
+	inbox := make(chan *endpoint.Incoming, 2)
+	c, err := endpoint.Dial(ctx, "ws://"+g.Addrs().HTTP+"/msrp", endpoint.Options{OnMessage: func(m *endpoint.Incoming) { inbox <- m }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s := c.NewSession(nil)
+	relayURI, _ := msrp.ParseURI("msrp://" + g.Addrs().HTTP + ";ws")
+	if _, err := c.Auth(ctx, s.Local, []msrp.URI{relayURI}, "alice", "wrong", 0); endpoint.Code(err) != 403 {
+		t.Fatalf("bad password: %v, want 403", err)
+	}
+	granted, err := c.Auth(ctx, s.Local, []msrp.URI{relayURI}, "alice", "wonderland", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(granted.UsePath) != 1 || granted.UsePath[0].HostPort() != g.Addrs().MSRP {
+		t.Fatalf("Use-Path %v does not name -msrp %s", granted.UsePath, g.Addrs().MSRP)
+	}
+	s.ToPath = append(granted.UsePath, peer.NewSession(nil).Local)
+
+	data := make([]byte, 3<<20+17)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	res, err := c.Send(ctx, s, "application/octet-stream", bytes.NewReader(data), int64(len(data)), endpoint.SendOptions{SuccessReport: true})
+	if err != nil || !res.Reported {
+		t.Fatalf("send: %v %+v", err, res)
+	}
+	m := <-got
+	if !bytes.Equal(m.Body, data) {
+		t.Fatalf("peer received %d bytes, want %d identical", len(m.Body), len(data))
+	}
+	// The peer answers along the path it received (RFC 4975 §7.1).
+	if _, err := m.Conn.Send(ctx, m.Reply(), "text/plain", strings.NewReader("got it"), 6, endpoint.SendOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case back := <-inbox:
+		if string(back.Body) != "got it" {
+			t.Fatalf("reply %q", back.Body)
+		}
+	case <-ctx.Done():
+		t.Fatal("reply never arrived")
 	}
 }
