@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -34,6 +35,10 @@ type conn struct {
 	dialKey    string
 
 	wmu sync.Mutex
+	// Writes in progress and when the last one started or ended, for the relay's sweeper,
+	// which closes a connection whose peer has read nothing for WriteTimeout.
+	writes   atomic.Int32
+	progress atomic.Int64 // unix nanoseconds
 
 	pmu     sync.Mutex
 	pending map[string]*txn // transactions we forwarded on this connection, by our tid
@@ -235,13 +240,17 @@ func (c *conn) write(m *msrp.Message, body []byte, flag byte) error {
 	bp := getBuf()
 	defer putBuf(bp)
 	b := m.AppendHead(*bp)
+	c.writes.Add(1)
+	c.progress.Store(time.Now().UnixNano())
+	defer func() {
+		c.progress.Store(time.Now().UnixNano())
+		c.writes.Add(-1)
+	}()
 	if c.ws != nil {
 		b = append(b, body...)
 		b = msrp.AppendEndLine(b, m.TransactionID, flag, withBody)
 		*bp = b
-		ctx, cancel := context.WithTimeout(context.Background(), c.r.cfg.WriteTimeout)
-		err := c.ws.Write(ctx, websocket.MessageBinary, b)
-		cancel()
+		err := c.ws.Write(context.Background(), websocket.MessageBinary, b)
 		if err != nil {
 			c.close(err)
 		}
@@ -249,7 +258,6 @@ func (c *conn) write(m *msrp.Message, body []byte, flag byte) error {
 	}
 	var err error
 	c.wmu.Lock()
-	c.nc.SetWriteDeadline(time.Now().Add(c.r.cfg.WriteTimeout))
 	if _, plain := c.nc.(*net.TCPConn); plain && len(body) > 1024 {
 		// One writev: head, body in place, end-line.
 		headLen := len(b)
@@ -290,24 +298,39 @@ func (c *conn) takePending(tid string) *txn {
 	t := c.pending[tid]
 	if t != nil {
 		delete(c.pending, tid)
-		if t.timer != nil {
-			t.timer.Stop()
-		}
 	}
 	return t
 }
 
-// startTimer starts a transaction's timeout once its last byte has been written (RFC 4976
-// §6.4.1).
-func (c *conn) startTimer(tid string, t *txn) {
+// arm starts a transaction's timeout once its last byte has been written (RFC 4976 §6.4.1);
+// the relay's sweeper fails it when the deadline passes.
+func (c *conn) arm(tid string, t *txn) {
 	c.pmu.Lock()
 	defer c.pmu.Unlock()
-	if c.pending[tid] != t {
-		return // already answered or failed
+	if c.pending[tid] == t {
+		t.deadline = time.Now().Add(c.r.cfg.TransactionTimeout)
 	}
-	t.timer = time.AfterFunc(c.r.cfg.TransactionTimeout, func() {
-		if t := c.takePending(tid); t != nil {
-			t.fail(408, "no response from the next hop")
-		}
-	})
 }
+
+// sweep fails the transactions on c whose deadline passed, and closes c when a write to it
+// has been stuck for longer than timeout.
+func (c *conn) sweep(now time.Time, writeTimeout time.Duration) {
+	if c.writes.Load() > 0 && now.Sub(time.Unix(0, c.progress.Load())) > writeTimeout {
+		c.close(errWriteStuck)
+		return
+	}
+	var expired []*txn
+	c.pmu.Lock()
+	for tid, t := range c.pending {
+		if !t.deadline.IsZero() && now.After(t.deadline) {
+			delete(c.pending, tid)
+			expired = append(expired, t)
+		}
+	}
+	c.pmu.Unlock()
+	for _, t := range expired {
+		t.fail(408, "no response from the next hop")
+	}
+}
+
+var errWriteStuck = errors.New("peer read nothing within the write timeout")

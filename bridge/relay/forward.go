@@ -34,7 +34,7 @@ type txn struct {
 	reportFrom msrp.URI
 	messageID  string
 	rng        *msrp.ByteRange
-	timer      *time.Timer
+	deadline   time.Time // zero until the request is written; guarded by the conn's pmu
 }
 
 // fail ends a transaction that got no usable response: a SEND with Failure-Report "yes"
@@ -202,17 +202,17 @@ func (c *conn) forwardPiece(f *forward, p msrp.Part) {
 		}
 	}
 	if err := f.dest.write(out, p.Body, flag); err != nil {
-		if t != nil && f.dest.takePending(out.TransactionID) == nil {
-			// The connection's close already failed the transaction (and reported it).
-			f.dest = nil
-			return
+		// The sender hears of it in the answer to this request (and, if the connection's
+		// close got to the transaction first, in a REPORT as well).
+		if t != nil {
+			f.dest.takePending(out.TransactionID)
 		}
 		f.failed, f.reason = 408, "connection to the next hop was lost"
 		return
 	}
 	f.sent = true
 	if t != nil {
-		f.dest.startTimer(out.TransactionID, t)
+		f.dest.arm(out.TransactionID, t)
 	}
 }
 

@@ -151,7 +151,7 @@ func New(cfg Config) (*Relay, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Relay{
+	r := &Relay{
 		cfg:      cfg,
 		log:      log,
 		bindings: make(map[string]*binding),
@@ -159,7 +159,36 @@ func New(cfg Config) (*Relay, error) {
 		outbound: make(map[string]*dial),
 		conns:    make(map[*conn]struct{}),
 		done:     make(chan struct{}),
-	}, nil
+	}
+	go r.sweeper()
+	return r, nil
+}
+
+// sweeper is the relay's one clock: it fails transactions whose next hop did not answer in
+// time and drops connections whose peer stopped reading, so that no per-message timer and
+// no per-write deadline is needed on the hot path.
+func (r *Relay) sweeper() {
+	tick := min(r.cfg.TransactionTimeout/4, r.cfg.WriteTimeout/4, time.Second)
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	var conns []*conn
+	for {
+		select {
+		case <-r.done:
+			return
+		case now := <-t.C:
+			conns = conns[:0]
+			r.mu.RLock()
+			for c := range r.conns {
+				conns = append(conns, c)
+			}
+			r.mu.RUnlock()
+			for _, c := range conns {
+				c.sweep(now, r.cfg.WriteTimeout)
+			}
+			clear(conns)
+		}
+	}
 }
 
 // ServeTCP accepts msrp:// connections on ln until ln fails or the relay closes. Peers and

@@ -555,3 +555,63 @@ func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
 	srv.Close()
 	return cert, pool
 }
+
+// A peer that stops reading must not wedge the relay: once a write to it has made no
+// progress for WriteTimeout the relay drops that connection and reports the chunks it could
+// not deliver, and the sender's connection keeps working.
+func TestStuckPeerIsDropped(t *testing.T) {
+	tr := newTestRelay(t, func(c *Config) { c.WriteTimeout = 300 * time.Millisecond; c.TransactionTimeout = 30 * time.Second })
+	alice := tr.dialWS(t, "alice")
+	relayA := alice.bind("alice")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			defer c.Close()
+			time.Sleep(10 * time.Second) // accepts, never reads
+		}
+	}()
+	sleeper := mustURI(t, fmt.Sprintf("msrp://%s/sleeper;tcp", ln.Addr()))
+	body := strings.Repeat("z", 512<<10)
+	failures := 0
+	for i := 0; i < 64 && failures == 0; i++ {
+		alice.send(textSEND([]msrp.URI{relayA, sleeper}, body))
+		for {
+			m := alice.recv()
+			if m.Method == "REPORT" {
+				if m.Status.Code != 408 {
+					t.Fatalf("REPORT %d, want 408", m.Status.Code)
+				}
+				failures++
+				continue
+			}
+			// The relay's answer to this SEND: 200, or 408 if the peer was dropped while
+			// it was being forwarded.
+			if m.Code == 408 {
+				failures++
+			} else if m.Code != 200 {
+				t.Fatalf("answer %d", m.Code)
+			}
+			break
+		}
+	}
+	if failures == 0 {
+		t.Fatal("no failure reported after the peer stopped reading")
+	}
+	carol := tr.dialWS(t, "carol")
+	relayC := carol.bind("carol")
+	alice.send(textSEND([]msrp.URI{relayA, relayC, carol.self}, "still alive"))
+	for {
+		m := alice.recv()
+		if m.Method == "" {
+			break
+		}
+	}
+	if got := carol.recv(); string(got.Body) != "still alive" {
+		t.Fatalf("carol got %q", got.Body)
+	}
+}
