@@ -615,3 +615,22 @@ func TestStuckPeerIsDropped(t *testing.T) {
 		t.Fatalf("carol got %q", got.Body)
 	}
 }
+
+// RFC 4976 §6.3: "the relay MUST ensure that the URI is invalidated after the expiry time".
+func TestBindingExpires(t *testing.T) {
+	tr := newTestRelay(t, func(c *Config) { c.MinExpires = time.Second })
+	alice := tr.dialWS(t, "alice")
+	resp := alice.auth("alice", "secret", msrp.Field{Name: "Expires", Value: "1"})
+	if resp.Code != 200 {
+		t.Fatalf("AUTH: %q", resp.Bytes())
+	}
+	up, _ := resp.UsePath()
+	carol := tr.dialWS(t, "carol")
+	relayC := carol.bind("carol")
+	time.Sleep(1100 * time.Millisecond)
+	alice.send(textSEND([]msrp.URI{up[0], relayC, carol.self}, "too late"))
+	if r := alice.recv(); r.Code != 481 {
+		t.Fatalf("expired relay URI: %q, want 481", r.Bytes())
+	}
+	carol.expectNothing(50 * time.Millisecond)
+}
