@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/emiago/sipgo/sip"
 	"github.com/simplegw/simplegw/bridge/auth"
@@ -30,9 +32,10 @@ type Config struct {
 	// source) in embedded mode, with Domain as realm. Nil disables
 	// authentication and is meant for tests only.
 	Digest *auth.Digest
-	// TLSConfig serves ServeTLS (it must hold a certificate) and dials TLS
-	// next hops (its RootCAs and ServerName apply; ServerName defaults to the
-	// next hop's host). May be nil when TLS is not used.
+	// TLSConfig is the client configuration for TLS next hops (sips: or
+	// transport=tls URIs, a TLS upstream): its RootCAs apply and ServerName
+	// defaults to the next hop's host. Nil means the system roots. The
+	// server side of ServeTLS is the listener's own configuration.
 	TLSConfig *tls.Config
 	// Logger receives the edge's logs. Nil discards them.
 	Logger *slog.Logger
@@ -51,7 +54,10 @@ type Edge struct {
 	log        *slog.Logger
 	parser     *sip.Parser
 	upstream   *nextHop // nil in embedded mode
-	instanceID string   // marks this edge's Route/Record-Route/Path URIs
+	upMu       sync.Mutex
+	upAddr     netip.AddrPort // upstream's resolved address, cached
+	upAt       time.Time      // when upAddr was resolved
+	instanceID string         // marks this edge's Route/Record-Route/Path URIs
 
 	reg  *registrar
 	pres *presence
@@ -146,16 +152,11 @@ func (e *Edge) ServeTCP(ln net.Listener) error {
 	return e.serveStream(ln, "TCP")
 }
 
-// ServeTLS accepts SIP-over-TLS connections on ln, which must be a plain TCP
-// listener: ServeTLS wraps it with Config.TLSConfig, which must then carry a
-// certificate. It returns nil after Close.
+// ServeTLS accepts SIP-over-TLS connections (RFC 3261 §26.2) on ln, which
+// must already be a TLS listener (tls.NewListener with the server
+// certificate), as for the MSRP relay. It returns nil after Close.
 func (e *Edge) ServeTLS(ln net.Listener) error {
-	c := e.tlsConfig
-	if c == nil || len(c.Certificates) == 0 && c.GetCertificate == nil && c.GetConfigForClient == nil {
-		ln.Close()
-		return errors.New("sipedge: ServeTLS needs Config.TLSConfig with a certificate")
-	}
-	return e.serveStream(tls.NewListener(ln, c), "TLS")
+	return e.serveStream(ln, "TLS")
 }
 
 func (e *Edge) serveStream(ln net.Listener, transport string) error {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/md5"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
@@ -48,7 +49,7 @@ type harness struct {
 type harnessOpt func(*Config)
 
 func withUpstream(u string) harnessOpt { return func(c *Config) { c.Upstream = u } }
-func withoutAuth() harnessOpt           { return func(c *Config) { c.Digest = nil } }
+func withoutAuth() harnessOpt          { return func(c *Config) { c.Digest = nil } }
 
 func newHarness(t *testing.T, opts ...harnessOpt) *harness {
 	t.Helper()
@@ -110,7 +111,7 @@ type peer struct {
 	viaHost   string // sent-by
 	contact   string // Contact URI
 	msgs      chan sip.Message
-	raw       chan []byte // WebSocket messages / UDP datagrams as received
+	raw       chan []byte   // WebSocket messages / UDP datagrams as received
 	gone      chan struct{} // closed when the peer's connection is closed
 	sendRaw   func([]byte) error
 	closeFn   func()
@@ -217,9 +218,13 @@ func (h *harness) dialTCP(name string) *peer {
 
 func (h *harness) streamPeer(name string, c net.Conn) *peer {
 	addr := c.LocalAddr().String()
+	tp := "TCP"
+	if _, ok := c.(*tls.Conn); ok {
+		tp = "TLS"
+	}
 	p := &peer{
-		t: h.t, name: name, transport: "TCP", viaHost: addr,
-		contact: "sip:" + name + "@" + addr + ";transport=tcp",
+		t: h.t, name: name, transport: tp, viaHost: addr,
+		contact: "sip:" + name + "@" + addr + ";transport=" + strings.ToLower(tp),
 		msgs:    make(chan sip.Message, 8192),
 		raw:     make(chan []byte, 8192),
 	}
@@ -289,6 +294,18 @@ func (p *peer) next() sip.Message {
 		return m
 	case <-time.After(waitFor):
 		p.t.Fatalf("%s: no message within %v", p.name, waitFor)
+		return nil
+	}
+}
+
+// nextRaw returns the next raw WebSocket message, datagram or TCP read.
+func (p *peer) nextRaw() []byte {
+	p.t.Helper()
+	select {
+	case b := <-p.raw:
+		return b
+	case <-time.After(waitFor):
+		p.t.Fatalf("%s: nothing received within %v", p.name, waitFor)
 		return nil
 	}
 }

@@ -185,6 +185,19 @@ func TestFlowGone(t *testing.T) {
 	if res.StatusCode != 480 && res.StatusCode != 430 {
 		t.Fatalf("got %d, want 480 or 430", res.StatusCode)
 	}
+
+	// The caller vanishes while the callee rings: the edge cancels the
+	// branch (RFC 3261 §16.10 behaviour on the caller's behalf).
+	dave := h.dialWS("dave")
+	dave.register("dave", "dave-pw", 600)
+	_, dreq := invite(t, alice, dave, "dave")
+	dave.reply(dreq, 180, "Ringing", "dt", nil, "")
+	alice.expectResponse(180)
+	alice.close()
+	c := dave.expectRequest(sip.CANCEL)
+	dave.reply(c, 200, "OK", "", nil, "")
+	dave.reply(dreq, 487, "Request Terminated", "dt", nil, "")
+	dave.expectRequest(sip.ACK)
 }
 
 // RFC 5626 §4.4.1 / RFC 7118: a double-CRLF keepalive is answered with CRLF
@@ -193,12 +206,12 @@ func TestKeepalive(t *testing.T) {
 	h := newHarness(t)
 	w := h.dialWS("w")
 	w.send("\r\n\r\n")
-	if got := <-w.raw; string(got) != "\r\n" {
+	if got := w.nextRaw(); string(got) != "\r\n" {
 		t.Fatalf("WS pong %q", got)
 	}
 	c := h.dialTCP("c")
 	c.send("\r\n\r\n")
-	if got := <-c.raw; string(got) != "\r\n" {
+	if got := c.nextRaw(); string(got) != "\r\n" {
 		t.Fatalf("TCP pong %q", got)
 	}
 	// The connection still carries SIP afterwards.

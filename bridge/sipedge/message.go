@@ -131,7 +131,8 @@ func reasonPhrase(s string) string { return sdp.Sanitize(s) }
 // newResponse builds a response to req as a UAS or the proxy itself would
 // (RFC 3261 §8.2.6.2): Vias, From, To (with a tag unless 100), Call-ID and
 // CSeq copied; Record-Route copied on 1xx/2xx to dialog-forming requests
-// (§12.1.1).
+// (§12.1.1). Content-Length is added when it is sent (ensureContentLength),
+// after any headers the caller appends.
 func newResponse(req *sip.Request, code int, reason string) *sip.Response {
 	res := sip.NewResponse(code, reason)
 	res.SipVersion = req.SipVersion
@@ -168,7 +169,6 @@ func newResponse(req *sip.Request, code int, reason string) *sip.Response {
 		}
 	}
 	res.AppendHeader(sip.NewHeader("Server", "simplegw"))
-	res.SetBody(nil)
 	return res
 }
 

@@ -41,6 +41,7 @@ func (u *uas) respond(code int, reason string, extra ...sip.Header) {
 }
 
 func (u *uas) send(res *sip.Response) {
+	ensureContentLength(res)
 	if err := u.stx.Respond(res); err != nil {
 		u.e.log.Debug("response not sent", "status", res.StatusCode, "error", err)
 	}
@@ -53,7 +54,8 @@ func (e *Edge) handleRequest(in *flow, req *sip.Request) {
 		// Without Via and CSeq a response cannot be matched: drop
 		// (RFC 3261 §8.1.3.3, §17.1.3).
 		if !req.IsAck() && answerable(req) {
-			if res := newResponse(req, 400, reasonPhrase(reason)); roundTrips(res) {
+			res := newResponse(req, 400, reasonPhrase(reason))
+			if ensureContentLength(res); roundTrips(res) {
 				in.responseFlow(req).WriteMsg(res)
 			}
 		}
@@ -478,9 +480,17 @@ func (e *Edge) fromUpstream(f *flow) bool {
 	if e.upstream == nil || f.isWS() {
 		return false
 	}
-	ap, err := e.resolve(e.upstream)
-	if err != nil {
-		return false
+	e.upMu.Lock()
+	ap, at := e.upAddr, e.upAt
+	e.upMu.Unlock()
+	if at.IsZero() || time.Since(at) > time.Minute {
+		var err error
+		if ap, err = e.resolve(e.upstream); err != nil {
+			return false
+		}
+		e.upMu.Lock()
+		e.upAddr, e.upAt = ap, time.Now()
+		e.upMu.Unlock()
 	}
 	if f.poolKey == e.upstream.transport+"|"+ap.String() {
 		return true
@@ -654,7 +664,7 @@ func (b *branch) send(f *flow) {
 	pc := b.pc
 	e := pc.e
 	pc.mu.Lock()
-	if pc.canceled || pc.finalSent != 0 && !(pc.invite && pc.finalSent < 300) {
+	if pc.canceled || b.cancelWanted || pc.finalSent != 0 && !(pc.invite && pc.finalSent < 300) {
 		if b.final == nil {
 			b.final = newResponse(pc.u.req, 487, "Request Terminated")
 		}

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+	"github.com/simplegw/simplegw/bridge/sdp"
 )
 
 // onResponse handles a response to the branch (RFC 3261 §16.7): 100 is
@@ -34,10 +35,14 @@ func (b *branch) onResponse(res *sip.Response) {
 		}
 	case code < 300:
 		b.final = res
+		if pc.invite {
+			b.inspectAnswer(res)
+		}
 		switch {
 		case pc.invite && pc.finalSent >= 300:
 			// The server transaction has completed with an error (a CANCEL
 			// raced this answer); a 2xx is still forwarded (§16.7 step 10).
+			ensureContentLength(res)
 			pc.u.stx.Connection().WriteMsg(res)
 		case pc.invite || pc.finalSent == 0:
 			if pc.finalSent == 0 {
@@ -58,12 +63,27 @@ func (b *branch) onResponse(res *sip.Response) {
 	}
 }
 
+// inspectAnswer checks the MSRP SDP of a browser's 2xx to an INVITE
+// (RFC 4975 §8, RFC 6135). A final response cannot be refused, so a bad one
+// is only logged; the caller's MSRP stack will report the failure.
+func (b *branch) inspectAnswer(res *sip.Response) {
+	body := res.Body()
+	if b.flow == nil || !b.flow.isWS() || len(body) == 0 || contentType(res) != "application/sdp" || !sdp.HasMSRP(body) {
+		return
+	}
+	offer := len(b.pc.work.Body()) == 0 // late offer: the 2xx carries the offer
+	if _, err := sdp.Check(body, offer); err != nil {
+		b.pc.e.log.Warn("malformed MSRP SDP in a browser's 2xx", "error", err, "call-id", res.CallID().Value())
+	}
+}
+
 // onRetransmission forwards a retransmitted 2xx to an INVITE upstream,
 // statelessly (RFC 6026 §8.4): the UAS retransmits until the ACK arrives.
 func (b *branch) onRetransmission(res *sip.Response) {
 	if !popVia(res) {
 		return
 	}
+	ensureContentLength(res)
 	b.pc.u.stx.Connection().WriteMsg(res)
 }
 

@@ -181,7 +181,7 @@ func (e *Edge) rejectMalformed(f *flow, msg sip.Message, cause error) {
 		return
 	}
 	res := newResponse(req, 400, reasonPhrase("Bad Request: "+cause.Error()))
-	if roundTrips(res) {
+	if ensureContentLength(res); roundTrips(res) {
 		f.responseFlow(req).WriteMsg(res)
 	}
 }
