@@ -6,15 +6,19 @@
 // counts what arrives and answers 200. Every row is the median of -runs runs and is printed
 // with its ratio to the baseline carrying the same bytes.
 //
-// Scenarios:
+// Scenarios (the relay answers the sender at once and the receiver answers the relay, RFC 4976
+// §6.4.1):
 //
-//	ws-tcp   browser-like WebSocket client → relay → TCP peer (the relay answers the client,
-//	         the peer answers the relay; RFC 4976 §6.4.1)
+//	ws-tcp   a browser-like client AUTHed on WebSocket → relay → a plain TCP peer
+//	tcp-ws   a plain TCP peer → relay → a browser-like client AUTHed on WebSocket
+//	tcp-tcp  a plain TCP peer → relay → a native client AUTHed over TCP (the row comparable
+//	         with Kamailio's and OpenSIPS's MSRP relays)
 //	splice   the baseline: TCP client → splice proxy → TCP peer (the peer answers the client)
 //
 // Usage:
 //
-//	msrpbench [-gateway bin/simplegw] [-sizes 1024,4096] [-windows 1,8,32] [-runs 3] [-duration 2s]
+//	msrpbench [-gateway bin/simplegw] [-scenarios ws-tcp,tcp-ws,tcp-tcp] [-sizes 1024,4096,65536]
+//	          [-windows 1,8,32] [-runs 3] [-duration 2s] [-transfer 1073741824]
 package main
 
 import (
@@ -30,6 +34,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/simplegw/simplegw/bridge/msrp"
 )
 
 func main() {
@@ -40,22 +46,24 @@ func main() {
 }
 
 type options struct {
-	gwFlags  string
-	transfer int64
-	gateway  string
-	sizes    []int
-	windows  []int
-	runs     int
-	duration time.Duration
+	scenarios []string
+	gwFlags   string
+	transfer  int64
+	gateway   string
+	sizes     []int
+	windows   []int
+	runs      int
+	duration  time.Duration
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("msrpbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o options
-	var sizes, windows string
+	var sizes, windows, scens string
 	fs.StringVar(&o.gateway, "gateway", "bin/simplegw", "path of the simplegw binary to measure")
-	fs.StringVar(&sizes, "sizes", "1024,4096", "message body sizes in bytes, comma-separated")
+	fs.StringVar(&scens, "scenarios", "ws-tcp,tcp-ws,tcp-tcp", "rows to measure: ws-tcp, tcp-ws, tcp-tcp")
+	fs.StringVar(&sizes, "sizes", "1024,4096,65536", "message body sizes in bytes, comma-separated")
 	fs.StringVar(&windows, "windows", "1,8,32", "outstanding-transaction windows, comma-separated")
 	fs.IntVar(&o.runs, "runs", 3, "runs per row; the median is reported")
 	fs.DurationVar(&o.duration, "duration", 2*time.Second, "measuring time of one run")
@@ -73,6 +81,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "msrpbench: -windows: %v\n", err)
 		return 2
 	}
+	o.scenarios = strings.Split(scens, ",")
 	if o.runs < 1 || o.duration <= 0 {
 		fmt.Fprintln(stderr, "msrpbench: -runs and -duration must be positive")
 		return 2
@@ -100,12 +109,58 @@ func parseInts(s string) ([]int, error) {
 	return out, nil
 }
 
-// row is one line of the report.
-type row struct {
-	scenario     string
-	size, window int
-	rate         float64 // messages per second delivered to the sink (median)
-	base         float64 // the baseline's rate for the same size and window (median)
+// scenario is one kind of row: how the sender and the receiver attach to the gateway.
+type scenario struct {
+	name string
+	// setup returns the sending side and the receiver's counter; cleanup closes both.
+	setup func(ctx context.Context) (*sender, *counter, func(), error)
+}
+
+func scenarios(gw *gatewayProc, s *sink, sp *spliceProc) map[string]scenario {
+	plain := func(addr string) (*sender, error) {
+		w, err := dialTCP(addr)
+		if err != nil {
+			return nil, err
+		}
+		from, _ := msrp.ParseURI("msrp://127.0.0.1:9/" + msrp.NewIdent() + ";tcp")
+		return &sender{w: w, from: from}, nil
+	}
+	toClient := func(transport string) func(ctx context.Context) (*sender, *counter, func(), error) {
+		return func(ctx context.Context) (*sender, *counter, func(), error) {
+			rc, err := newRelayClient(ctx, transport, gw)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			rc.receive()
+			snd, err := plain(gw.msrp)
+			if err != nil {
+				rc.close()
+				return nil, nil, nil, err
+			}
+			snd.to = rc.path()
+			return snd, &rc.counter, func() { snd.w.close(); rc.close() }, nil
+		}
+	}
+	return map[string]scenario{
+		"splice": {"splice", func(ctx context.Context) (*sender, *counter, func(), error) {
+			snd, err := plain(sp.addr)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			snd.to = s.path()
+			return snd, &s.counter, snd.w.close, nil
+		}},
+		"ws-tcp": {"ws-tcp", func(ctx context.Context) (*sender, *counter, func(), error) {
+			rc, err := newRelayClient(ctx, "ws", gw)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			snd := &sender{w: rc.w, from: rc.self, to: []msrp.URI{rc.use, s.uri}}
+			return snd, &s.counter, rc.close, nil
+		}},
+		"tcp-ws":  {"tcp-ws", toClient("ws")},
+		"tcp-tcp": {"tcp-tcp", toClient("tcp")},
+	}
 }
 
 func bench(o options, stdout, stderr io.Writer) error {
@@ -126,33 +181,40 @@ func bench(o options, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer splice.stop()
+	all := scenarios(gw, sink, splice)
+	for _, name := range o.scenarios {
+		if _, ok := all[name]; !ok {
+			return fmt.Errorf("-scenarios: unknown scenario %q", name)
+		}
+	}
 
 	hostname, _ := os.Hostname()
 	fmt.Fprintf(stdout, "msrpbench %s — %s, %d CPUs (GOMAXPROCS %d), %s per run, median of %d runs\n\n",
 		time.Now().UTC().Format("2006-01-02 15:04 MST"), hostname, runtime.NumCPU(), runtime.GOMAXPROCS(0), o.duration, o.runs)
 	fmt.Fprintln(stdout, "| scenario | size | window | msgs/s | MB/s | splice msgs/s | splice MB/s | ratio |")
 	fmt.Fprintln(stdout, "|---|---:|---:|---:|---:|---:|---:|---:|")
-	for _, size := range o.sizes {
-		for _, w := range o.windows {
-			r := row{scenario: "ws-tcp", size: size, window: w}
-			var rates, bases []float64
-			for i := 0; i < o.runs; i++ {
-				// Alternate so that drift of the shared machine hits both alike.
-				b, err := measure(ctx, func() (loadClient, error) { return dialTCPClient(splice.addr, sink.uri) }, sink, size, w, o.duration)
-				if err != nil {
-					return fmt.Errorf("splice baseline: %w", err)
+	for _, name := range o.scenarios {
+		for _, size := range o.sizes {
+			for _, w := range o.windows {
+				var rates, bases []float64
+				for i := 0; i < o.runs; i++ {
+					// Alternate so that drift of the shared machine hits both alike.
+					b, err := measure(ctx, all["splice"], size, w, o.duration)
+					if err != nil {
+						return fmt.Errorf("splice baseline: %w", err)
+					}
+					bases = append(bases, b)
+					v, err := measure(ctx, all[name], size, w, o.duration)
+					if err != nil {
+						return fmt.Errorf("%s: %w", name, err)
+					}
+					rates = append(rates, v)
 				}
-				bases = append(bases, b)
-				v, err := measure(ctx, func() (loadClient, error) { return dialWSClient(ctx, gw.http, sink.uri) }, sink, size, w, o.duration)
-				if err != nil {
-					return fmt.Errorf("ws-tcp: %w", err)
-				}
-				rates = append(rates, v)
+				rate, base := median(rates), median(bases)
+				mb := func(rate float64) float64 { return rate * float64(size) / 1e6 }
+				fmt.Fprintf(stdout, "| %s | %d | %d | %.0f | %.1f | %.0f | %.1f | %.2f |\n",
+					name, size, w, rate, mb(rate), base, mb(base), rate/base)
 			}
-			r.rate, r.base = median(rates), median(bases)
-			mb := func(rate float64) float64 { return rate * float64(size) / 1e6 }
-			fmt.Fprintf(stdout, "| %s | %d | %d | %.0f | %.1f | %.0f | %.1f | %.2f |\n",
-				r.scenario, size, w, r.rate, mb(r.rate), r.base, mb(r.base), r.rate/r.base)
 		}
 	}
 	fmt.Fprintf(stdout, "\ngateway peak RSS over the grid: %.1f MiB\n", float64(gw.peakRSS())/(1<<20))
@@ -170,21 +232,37 @@ func transfers(ctx context.Context, o options, gw *gatewayProc, s *sink, sp *spl
 	mib := float64(o.transfer) / (1 << 20)
 	fmt.Fprintf(stdout, "\n| transfer (%.0f MiB, one message) | MB/s | splice MB/s | ratio | gateway RSS before | peak during | growth |\n", mib)
 	fmt.Fprintln(stdout, "|---|---:|---:|---:|---:|---:|---:|")
-	base, err := transferSplice(ctx, sp.addr, s, o.transfer)
+	all := scenarios(gw, s, sp)
+	run := func(sc scenario, chunk int64, window int) (time.Duration, error) {
+		snd, cnt, cleanup, err := sc.setup(ctx)
+		if err != nil {
+			return 0, err
+		}
+		defer cleanup()
+		from := cnt.bytes.Load()
+		start := time.Now()
+		if err := snd.sendFile(ctx, o.transfer, chunk, window); err != nil {
+			return 0, err
+		}
+		if err := waitBytes(ctx, cnt, from, o.transfer); err != nil {
+			return 0, err
+		}
+		return time.Since(start), nil
+	}
+	base, err := run(all["splice"], o.transfer, 1)
 	if err != nil {
 		return fmt.Errorf("splice transfer: %w", err)
 	}
 	baseRate := float64(o.transfer) / base.Seconds() / 1e6
 	for _, tc := range []struct {
-		name string
-		run  func() (time.Duration, error)
+		name   string
+		sc     scenario
+		chunk  int64
+		window int
 	}{
-		{"ws → tcp (64 KiB chunks, window 32)", func() (time.Duration, error) {
-			return transferWSToTCP(ctx, gw.http, s, o.transfer, 64<<10, 32)
-		}},
-		{"tcp → ws (one chunk, re-chunked)", func() (time.Duration, error) {
-			return transferTCPToWS(ctx, gw.http, gw.msrp, o.transfer)
-		}},
+		{"ws → tcp (64 KiB chunks, window 32)", all["ws-tcp"], 64 << 10, 32},
+		{"tcp → ws (one chunk, re-chunked by the relay)", all["tcp-ws"], o.transfer, 1},
+		{"tcp → tcp (one chunk)", all["tcp-tcp"], o.transfer, 1},
 	} {
 		before := procStatus(gw.cmd.Process.Pid, "VmRSS")
 		stop := make(chan struct{})
@@ -203,7 +281,7 @@ func transfers(ctx context.Context, o options, gw *gatewayProc, s *sink, sp *spl
 				}
 			}
 		}()
-		d, err := tc.run()
+		d, err := run(tc.sc, tc.chunk, tc.window)
 		close(stop)
 		pk := <-peak
 		if err != nil {
@@ -226,39 +304,36 @@ func median(v []float64) float64 {
 	return (s[n/2-1] + s[n/2]) / 2
 }
 
-// measure runs one client for d after a short warm-up and returns the messages per second
-// the sink received in that time.
-func measure(ctx context.Context, dial func() (loadClient, error), sink *sink, size, window int, d time.Duration) (float64, error) {
-	c, err := dial()
+// measure runs one scenario for d after a short warm-up and returns the messages per second
+// its receiver counted in that time.
+func measure(ctx context.Context, sc scenario, size, window int, d time.Duration) (float64, error) {
+	snd, cnt, cleanup, err := sc.setup(ctx)
 	if err != nil {
 		return 0, err
 	}
-	defer c.close()
+	defer cleanup()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 1)
-	go func() { errc <- c.pump(ctx, size, window) }()
-	warm := d / 4
+	go func() { errc <- snd.pump(ctx, size, window) }()
 	select {
 	case err := <-errc:
 		return 0, err
-	case <-time.After(warm):
+	case <-time.After(d / 4):
 	}
-	n0 := sink.count()
-	t0 := time.Now()
+	n0, t0 := cnt.n.Load(), time.Now()
 	select {
 	case err := <-errc:
 		return 0, err
 	case <-time.After(d):
 	}
-	n1 := sink.count()
-	el := time.Since(t0)
+	n1, el := cnt.n.Load(), time.Since(t0)
 	cancel()
-	if err := <-errc; err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, net.ErrClosed) {
+	if err := <-errc; err != nil && !errors.Is(err, net.ErrClosed) {
 		return 0, err
 	}
 	if n1 == n0 {
-		return 0, errors.New("no message reached the sink")
+		return 0, errNothing
 	}
 	return float64(n1-n0) / el.Seconds(), nil
 }

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+
+	"github.com/coder/websocket"
+
+	"github.com/simplegw/simplegw/bridge/auth"
+	"github.com/simplegw/simplegw/bridge/msrp"
+)
+
+// wire is one MSRP connection of the load generator, over WebSocket (RFC 7977: one chunk per
+// message) or TCP. Writes are safe for concurrent use; one goroutine reads.
+type wire interface {
+	write(b []byte) error
+	// next returns the next message's headers and the length of its body. Over TCP a long
+	// chunk arrives in pieces; next returns once the whole chunk has been read.
+	next() (*msrp.Message, int, error)
+	close()
+}
+
+type wsWire struct {
+	ws  *websocket.Conn
+	buf []byte
+}
+
+func dialWS(ctx context.Context, httpAddr string) (*wsWire, error) {
+	ws, _, err := websocket.Dial(ctx, "ws://"+httpAddr+"/msrp", &websocket.DialOptions{Subprotocols: []string{"msrp"}})
+	if err != nil {
+		return nil, err
+	}
+	ws.SetReadLimit(4 << 20)
+	return &wsWire{ws: ws, buf: make([]byte, 0, 8<<10)}, nil
+}
+
+func (w *wsWire) write(b []byte) error {
+	return w.ws.Write(context.Background(), websocket.MessageBinary, b)
+}
+
+func (w *wsWire) next() (*msrp.Message, int, error) {
+	_, r, err := w.ws.Reader(context.Background())
+	if err != nil {
+		return nil, 0, err
+	}
+	b := w.buf[:0]
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+	}
+	w.buf = b
+	m, err := msrp.Parse(b)
+	if err != nil {
+		return nil, 0, err
+	}
+	return m, len(m.Body), nil
+}
+
+func (w *wsWire) close() { w.ws.CloseNow() }
+
+type tcpWire struct {
+	c  net.Conn
+	rd *msrp.Reader
+	mu sync.Mutex
+}
+
+func newTCPWire(c net.Conn) *tcpWire {
+	return &tcpWire{c: c, rd: msrp.NewReader(c, 0, 0)}
+}
+
+func dialTCP(addr string) (*tcpWire, error) {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	return newTCPWire(c), nil
+}
+
+func (w *tcpWire) write(b []byte) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	_, err := w.c.Write(b)
+	return err
+}
+
+func (w *tcpWire) next() (*msrp.Message, int, error) {
+	n := 0
+	for {
+		p, err := w.rd.Next()
+		if err != nil {
+			var pe *msrp.ParseError
+			if errors.As(err, &pe) {
+				continue
+			}
+			return nil, 0, err
+		}
+		n += len(p.Body)
+		if p.Final {
+			return p.Message, n, nil
+		}
+	}
+}
+
+func (w *tcpWire) close() { w.c.Close() }
+
+// authenticate obtains a relay URI over w (RFC 4976 §5.1: AUTH, 401, AUTH with digest, 200
+// with Use-Path). The gateway runs in its open loopback demo mode, so any name and password
+// pass the digest check. It must run before anything else reads w.
+func authenticate(w wire, self msrp.URI) (msrp.URI, error) {
+	relay, _ := msrp.ParseURI("msrp://127.0.0.1:2855;tcp")
+	ask := func(authz string) (*msrp.Message, error) {
+		m := &msrp.Message{TransactionID: msrp.NewIdent(), Method: msrp.MethodAUTH, ToPath: []msrp.URI{relay}, FromPath: []msrp.URI{self}}
+		if authz != "" {
+			m.Fields = []msrp.Field{{Name: "Authorization", Value: authz}}
+		}
+		if err := w.write(m.Bytes()); err != nil {
+			return nil, err
+		}
+		resp, _, err := w.next()
+		return resp, err
+	}
+	ch, err := ask("")
+	if err != nil {
+		return msrp.URI{}, err
+	}
+	wa, _ := ch.Get("WWW-Authenticate")
+	_, p, err := auth.ParseParams(wa)
+	if err != nil {
+		return msrp.URI{}, fmt.Errorf("challenge %q: %w", wa, err)
+	}
+	h := func(s string) string { d := md5.Sum([]byte(s)); return hex.EncodeToString(d[:]) }
+	uri := relay.String()
+	resp := h(h("bench:"+p["realm"]+":bench") + ":" + p["nonce"] + ":00000001:0a4f113b:auth:" + h("AUTH:"+uri))
+	ok, err := ask(fmt.Sprintf(`Digest username="bench", realm=%q, nonce=%q, uri=%q, response=%q, qop=auth, nc=00000001, cnonce="0a4f113b"`,
+		p["realm"], p["nonce"], uri, resp))
+	if err != nil {
+		return msrp.URI{}, err
+	}
+	if ok.Code != 200 {
+		return msrp.URI{}, errors.New("AUTH: status " + strconv.Itoa(ok.Code) + " " + ok.Comment)
+	}
+	up, err := ok.UsePath()
+	if err != nil {
+		return msrp.URI{}, err
+	}
+	return up[0], nil
+}
+
+// answer reads w until it fails, answering every request that wants it with 200 (RFC 4975
+// §7.2) and calling onSend for each SEND chunk with its body length and whether it ends a
+// message, and onResponse for each response.
+func answer(w wire, self msrp.URI, onSend func(bodyLen int, last bool), onResponse func(*msrp.Message)) error {
+	var out []byte
+	for {
+		m, n, err := w.next()
+		if err != nil {
+			return err
+		}
+		if !m.IsRequest() {
+			if onResponse != nil {
+				onResponse(m)
+			}
+			continue
+		}
+		if m.Method == msrp.MethodSEND && onSend != nil {
+			onSend(n, m.Flag == msrp.FlagEnd)
+		}
+		if m.Method == msrp.MethodREPORT || m.FailureReport == msrp.ReportNo {
+			continue
+		}
+		out = msrp.NewResponse(m, 200, "OK", self).Append(out[:0])
+		if err := w.write(out); err != nil {
+			return err
+		}
+	}
+}
