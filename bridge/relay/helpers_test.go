@@ -2,8 +2,6 @@ package relay
 
 import (
 	"context"
-	"crypto/md5"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -258,11 +256,6 @@ func (e *endpoint) respond(req *msrp.Message, code int) {
 	e.send(msrp.NewResponse(req, code, "", e.self))
 }
 
-func digestResponse(user, realm, pass, method, uri, nonce, nc, cnonce string) string {
-	h := func(s string) string { s2 := md5.Sum([]byte(s)); return hex.EncodeToString(s2[:]) }
-	return h(h(user+":"+realm+":"+pass) + ":" + nonce + ":" + nc + ":" + cnonce + ":auth:" + h(method+":"+uri))
-}
-
 // auth runs AUTH → 401 → AUTH with credentials (RFC 4976 §5.1) and returns the final
 // response.
 func (e *endpoint) auth(user, pass string, fields ...msrp.Field) *msrp.Message {
@@ -274,15 +267,12 @@ func (e *endpoint) auth(user, pass string, fields ...msrp.Field) *msrp.Message {
 		e.t.Fatalf("AUTH without credentials: %d, want 401", ch.Code)
 	}
 	wa, _ := ch.Get("WWW-Authenticate")
-	_, params, err := auth.ParseParams(wa)
+	a, err := auth.Respond(wa, msrp.MethodAUTH, relayURI.String(), user, pass)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	resp := digestResponse(user, params["realm"], pass, "AUTH", relayURI.String(), params["nonce"], "00000001", "c0ffee")
-	authz := fmt.Sprintf(`Digest username="%s", realm="%s", nonce="%s", uri="%s", response="%s", qop=auth, nc=00000001, cnonce="c0ffee"`,
-		user, params["realm"], params["nonce"], relayURI.String(), resp)
 	req := &msrp.Message{Method: msrp.MethodAUTH, ToPath: []msrp.URI{relayURI},
-		Fields: append([]msrp.Field{{Name: "Authorization", Value: authz}}, fields...)}
+		Fields: append([]msrp.Field{{Name: "Authorization", Value: a.Authorization}}, fields...)}
 	e.send(req)
 	got := e.recv()
 	if got.TransactionID != req.TransactionID {

@@ -3,7 +3,6 @@ package sipedge
 import (
 	"bytes"
 	"context"
-	"crypto/md5"
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/hex"
@@ -473,18 +472,11 @@ func (p *peer) register(user, password string, expires int) *sip.Response {
 // digestResponse answers an RFC 2617 challenge (qop=auth, MD5).
 func digestResponse(t *testing.T, challenge, user, password, method, uri string) string {
 	t.Helper()
-	scheme, params, err := auth.ParseParams(challenge)
-	if err != nil || !strings.EqualFold(scheme, "Digest") {
-		t.Fatalf("bad challenge %q: %v", challenge, err)
+	a, err := auth.Respond(challenge, method, uri, user, password)
+	if err != nil {
+		t.Fatalf("challenge %q: %v", challenge, err)
 	}
-	h := func(s string) string { s2 := md5.Sum([]byte(s)); return hex.EncodeToString(s2[:]) }
-	realm, nonce := params["realm"], params["nonce"]
-	cnonce, nc := randHex(8), "00000001"
-	ha1 := h(user + ":" + realm + ":" + password)
-	ha2 := h(method + ":" + uri)
-	resp := h(ha1 + ":" + nonce + ":" + nc + ":" + cnonce + ":auth:" + ha2)
-	return fmt.Sprintf(`Digest username="%s", realm="%s", nonce="%s", uri="%s", response="%s", qop=auth, nc=%s, cnonce="%s", algorithm=MD5`,
-		user, realm, nonce, uri, resp, nc, cnonce)
+	return a.Authorization
 }
 
 // dialog is one side of a dialog as a test UA tracks it (RFC 3261 §12).

@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"crypto/md5"
-	"encoding/hex"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"strconv"
@@ -140,15 +137,11 @@ func authenticate(w wire, self msrp.URI) (msrp.URI, error) {
 		return msrp.URI{}, err
 	}
 	wa, _ := ch.Get("WWW-Authenticate")
-	_, p, err := auth.ParseParams(wa)
+	a, err := auth.Respond(wa, msrp.MethodAUTH, relay.String(), "bench", "bench")
 	if err != nil {
-		return msrp.URI{}, fmt.Errorf("challenge %q: %w", wa, err)
+		return msrp.URI{}, err
 	}
-	h := func(s string) string { d := md5.Sum([]byte(s)); return hex.EncodeToString(d[:]) }
-	uri := relay.String()
-	resp := h(h("bench:"+p["realm"]+":bench") + ":" + p["nonce"] + ":00000001:0a4f113b:auth:" + h("AUTH:"+uri))
-	ok, err := ask(fmt.Sprintf(`Digest username="bench", realm=%q, nonce=%q, uri=%q, response=%q, qop=auth, nc=00000001, cnonce="0a4f113b"`,
-		p["realm"], p["nonce"], uri, resp))
+	ok, err := ask(a.Authorization)
 	if err != nil {
 		return msrp.URI{}, err
 	}
