@@ -46,6 +46,7 @@ func main() {
 }
 
 type options struct {
+	idle      []int
 	scenarios []string
 	gwFlags   string
 	transfer  int64
@@ -60,8 +61,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("msrpbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o options
-	var sizes, windows, scens string
+	var sizes, windows, scens, idleCounts string
 	fs.StringVar(&o.gateway, "gateway", "bin/simplegw", "path of the simplegw binary to measure")
+	fs.StringVar(&idleCounts, "idle", "1000,10000,50000", "idle AUTHed WebSocket connection counts to measure, comma-separated (\"\" = skip)")
 	fs.StringVar(&scens, "scenarios", "ws-tcp,tcp-ws,tcp-tcp", "rows to measure: ws-tcp, tcp-ws, tcp-tcp")
 	fs.StringVar(&sizes, "sizes", "1024,4096,65536", "message body sizes in bytes, comma-separated")
 	fs.StringVar(&windows, "windows", "1,8,32", "outstanding-transaction windows, comma-separated")
@@ -82,6 +84,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	o.scenarios = strings.Split(scens, ",")
+	if idleCounts != "" {
+		if o.idle, err = parseInts(idleCounts); err != nil {
+			fmt.Fprintf(stderr, "msrpbench: -idle: %v\n", err)
+			return 2
+		}
+		sort.Ints(o.idle)
+	}
 	if o.runs < 1 || o.duration <= 0 {
 		fmt.Fprintln(stderr, "msrpbench: -runs and -duration must be positive")
 		return 2
@@ -166,6 +175,9 @@ func scenarios(gw *gatewayProc, s *sink, sp *spliceProc) map[string]scenario {
 func bench(o options, stdout, stderr io.Writer) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	if len(o.idle) > 0 {
+		raiseFileLimit(2*o.idle[len(o.idle)-1] + 1000) // before the gateway starts: it inherits the limit
+	}
 	gw, err := startGateway(ctx, o.gateway, strings.Fields(o.gwFlags))
 	if err != nil {
 		return err
@@ -220,6 +232,11 @@ func bench(o options, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "\ngateway peak RSS over the grid: %.1f MiB\n", float64(gw.peakRSS())/(1<<20))
 	if o.transfer > 0 {
 		if err := transfers(ctx, o, gw, sink, splice, stdout); err != nil {
+			return err
+		}
+	}
+	if len(o.idle) > 0 {
+		if err := idle(ctx, gw, o.idle, stdout); err != nil {
 			return err
 		}
 	}

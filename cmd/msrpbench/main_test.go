@@ -29,7 +29,7 @@ func TestReport(t *testing.T) {
 	}
 	var stdout, stderr bytes.Buffer
 	code := run([]string{"-gateway", bin, "-runs", "1", "-duration", "150ms", "-sizes", "1024", "-windows", "4",
-		"-transfer", "3000000"}, &stdout, &stderr)
+		"-transfer", "3000000", "-idle", "20"}, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
 	}
@@ -37,6 +37,9 @@ func TestReport(t *testing.T) {
 	row := regexp.MustCompile(`(?m)^\| (ws-tcp|tcp-ws|tcp-tcp) \| 1024 \| 4 \| [1-9][0-9]* \| [0-9.]+ \| [1-9][0-9]* \| [0-9.]+ \| [0-9]+\.[0-9]{2} \|$`)
 	if got := len(row.FindAllString(out, -1)); got != 3 {
 		t.Fatalf("want 3 measured rows, got %d:\n%s", got, out)
+	}
+	if !regexp.MustCompile(`(?m)^\| 20 \| [0-9.]+ s \| -?[0-9.]+ MiB \| -?[0-9.]+ KiB \| [0-9.]+ \|$`).MatchString(out) {
+		t.Fatalf("no idle-connection row:\n%s", out)
 	}
 	for _, name := range []string{"ws → tcp", "tcp → ws", "tcp → tcp"} {
 		if !strings.Contains(out, "| "+name) {

@@ -18,9 +18,10 @@ import (
 
 // gatewayProc is the simplegw binary under test, started with every port 0.
 type gatewayProc struct {
-	cmd  *exec.Cmd
-	http string // host:port of the HTTP/WebSocket listener
-	msrp string // host:port of the MSRP TCP listener
+	cmd   *exec.Cmd
+	http  string // host:port of the HTTP/WebSocket listener
+	msrp  string // host:port of the MSRP TCP listener
+	pprof string // host:port of its profiler
 
 	mu   sync.Mutex
 	peak int64
@@ -28,7 +29,19 @@ type gatewayProc struct {
 }
 
 func startGateway(ctx context.Context, bin string, extra []string) (*gatewayProc, error) {
-	args := append([]string{"-http", "127.0.0.1:0", "-msrp", "127.0.0.1:0", "-sip", "127.0.0.1:0"}, extra...)
+	args := []string{"-http", "127.0.0.1:0", "-msrp", "127.0.0.1:0", "-sip", "127.0.0.1:0"}
+	pprofAddr := ""
+	if !strings.Contains(strings.Join(extra, " "), "-pprof") {
+		// The profiler is where goroutines are counted.
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		pprofAddr = ln.Addr().String()
+		ln.Close()
+		args = append(args, "-pprof", pprofAddr)
+	}
+	args = append(args, extra...)
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Stderr = io.Discard
 	out, err := cmd.StdoutPipe()
@@ -38,7 +51,7 @@ func startGateway(ctx context.Context, bin string, extra []string) (*gatewayProc
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
-	g := &gatewayProc{cmd: cmd, done: make(chan struct{})}
+	g := &gatewayProc{cmd: cmd, done: make(chan struct{}), pprof: pprofAddr}
 	line, err := readReady(out, "simplegw ready ", 10*time.Second)
 	if err != nil {
 		cmd.Process.Kill()

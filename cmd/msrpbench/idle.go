@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/simplegw/simplegw/bridge/msrp"
+)
+
+// idle measures what an idle, authenticated WebSocket connection costs the gateway: n
+// browser-like clients connect to /msrp and AUTH (each holds a live relay URI, RFC 4976 §6.3),
+// then sit still. Reported: the gateway's resident memory and goroutines per connection.
+func idle(ctx context.Context, gw *gatewayProc, counts []int, stdout io.Writer) error {
+	raiseFileLimit(2*counts[len(counts)-1] + 1000)
+	fmt.Fprintln(stdout, "\n| idle WebSocket connections (AUTHed) | connect+AUTH time | gateway RSS growth | per connection | goroutines per connection |")
+	fmt.Fprintln(stdout, "|---:|---:|---:|---:|---:|")
+	for _, n := range counts {
+		g0, err := goroutines(gw)
+		if err != nil {
+			return err
+		}
+		rss0 := procStatus(gw.cmd.Process.Pid, "VmRSS")
+		start := time.Now()
+		conns, err := openIdle(ctx, gw.http, n)
+		if err != nil {
+			closeAll(conns)
+			return fmt.Errorf("%d idle connections: %w", n, err)
+		}
+		took := time.Since(start)
+		time.Sleep(time.Second) // let the gateway settle
+		rss1 := procStatus(gw.cmd.Process.Pid, "VmRSS")
+		g1, err := goroutines(gw)
+		if err != nil {
+			closeAll(conns)
+			return err
+		}
+		growth := float64(rss1 - rss0)
+		fmt.Fprintf(stdout, "| %d | %.1f s | %.1f MiB | %.1f KiB | %.2f |\n", n, took.Seconds(), growth/(1<<20),
+			growth/float64(n)/1024, float64(g1-g0)/float64(n))
+		closeAll(conns)
+		time.Sleep(2 * time.Second) // connections wind down before the next size
+	}
+	return nil
+}
+
+func closeAll(conns []*websocket.Conn) {
+	for _, c := range conns {
+		c.CloseNow()
+	}
+}
+
+// openIdle opens n AUTHed WebSocket connections, spreading their source addresses over
+// 127.0.0.0/8 so that more than one address's worth of ephemeral ports can be used.
+func openIdle(ctx context.Context, httpAddr string, n int) ([]*websocket.Conn, error) {
+	const perAddr = 20000
+	conns := make([]*websocket.Conn, n)
+	var firstErr error
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 64)
+	clients := map[int]*http.Client{}
+	for i := 0; i < n; i++ {
+		ip := i / perAddr
+		if clients[ip] == nil {
+			local := &net.TCPAddr{IP: net.IPv4(127, 0, 1, byte(1+ip))}
+			d := &net.Dialer{LocalAddr: local}
+			clients[ip] = &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
+		}
+		client := clients[ip]
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(i int) {
+			defer func() { <-sem; wg.Done() }()
+			ws, _, err := websocket.Dial(ctx, "ws://"+httpAddr+"/msrp", &websocket.DialOptions{Subprotocols: []string{"msrp"}, HTTPClient: client})
+			if err == nil {
+				w := &wsWire{ws: ws}
+				self, _ := msrp.ParseURI("msrp://" + msrp.NewIdent() + ".invalid:2855/" + msrp.NewIdent() + ";ws")
+				_, err = authenticate(w, self)
+				conns[i] = ws
+			}
+			if err != nil {
+				mu.Lock()
+				if firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+			}
+		}(i)
+		mu.Lock()
+		failed := firstErr != nil
+		mu.Unlock()
+		if failed {
+			break
+		}
+	}
+	wg.Wait()
+	var open []*websocket.Conn
+	for _, c := range conns {
+		if c != nil {
+			open = append(open, c)
+		}
+	}
+	return open, firstErr
+}
+
+// goroutines reads the gateway's goroutine count from its profiler (-pprof).
+func goroutines(gw *gatewayProc) (int, error) {
+	if gw.pprof == "" {
+		return 0, fmt.Errorf("the gateway was started without -pprof")
+	}
+	resp, err := http.Get("http://" + gw.pprof + "/debug/pprof/goroutine?debug=1")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	b := make([]byte, 256)
+	k, _ := io.ReadFull(resp.Body, b)
+	first, _, _ := strings.Cut(string(b[:k]), "\n")
+	v, ok := strings.CutPrefix(first, "goroutine profile: total ")
+	if !ok {
+		return 0, fmt.Errorf("profiler answered %q", first)
+	}
+	return strconv.Atoi(strings.TrimSpace(v))
+}
+
+// raiseFileLimit lifts this process's open-file limit (and so the gateway's, which inherits
+// it) to at least n where the system allows.
+func raiseFileLimit(n int) {
+	var l syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l) != nil || l.Cur >= uint64(n) {
+		return
+	}
+	want := syscall.Rlimit{Cur: uint64(n), Max: max(l.Max, uint64(n))}
+	if syscall.Setrlimit(syscall.RLIMIT_NOFILE, &want) != nil {
+		l.Cur = l.Max
+		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l)
+	}
+}
