@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -157,11 +158,28 @@ func (c *conn) serveStream() {
 			probation = false
 			c.nc.SetReadDeadline(time.Time{})
 		}
-		c.handlePart(p)
+		if err = c.guard(p); err != nil {
+			return
+		}
 		if c.isClosed() {
 			return
 		}
 	}
+}
+
+// guard handles one part so that a bug met while handling it costs this connection, never
+// the gateway: a panic is logged with its stack and returned as the error that closes c.
+func (c *conn) guard(p msrp.Part) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			c.r.log.Error("msrp relay: panic while handling a message; connection dropped",
+				"conn", c.String(), "panic", v, "stack", string(debug.Stack()))
+			c.cur = nil
+			err = &closeError{code: websocket.StatusInternalError, msg: "internal error"}
+		}
+	}()
+	c.handlePart(p)
+	return nil
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
@@ -205,8 +223,11 @@ func (c *conn) serveWebSocket(ctx context.Context) {
 			err = &closeError{code: websocket.StatusProtocolError, msg: "not an MSRP message: " + perr.Error()}
 			return
 		}
-		c.handlePart(msrp.Part{Message: m, Body: m.Body, Final: true})
+		err = c.guard(msrp.Part{Message: m, Body: m.Body, Final: true})
 		putBuf(bp)
+		if err != nil {
+			return
+		}
 		if c.isClosed() {
 			return
 		}

@@ -14,6 +14,7 @@ func FuzzCheck(f *testing.F) {
 	f.Add([]byte("v=0\nm=message 9 TCP/WSS/MSRP *\na=accept-types:*\na=path:msrps://x.invalid:9/a;ws\n"), true)
 	f.Add([]byte("m=message 0 TCP/MSRP *\r\n"), false)
 	f.Add([]byte("v=0\r\no=- 1 1 IN IP4 h\r\ns=-\r\nt=0 0\r\nm=message 7 TCP/MSRP *\r\na=path:msrp://[::1]:7/s;tcp\r\na=accept-types:text/plain;a=\"b\"\r\n"), true)
+	f.Add([]byte("v=0\r\no=- 1 1 IN IP4 h\r\ns=-\r\nt=0 0\rm=message 2 TCP/MSRP *\r\nm=message 3 TCP/MSRP *\r\n"), true)
 	f.Fuzz(func(t *testing.T, body []byte, offer bool) {
 		media, err := Check(body, offer)
 		if err != nil {

@@ -87,6 +87,9 @@ func Check(body []byte, offer bool) ([]Media, error) {
 	if err := sd.UnmarshalString(norm); err != nil {
 		return nil, bad("malformed SDP: %v", err)
 	}
+	if len(sd.MediaDescriptions) != len(protos) {
+		return nil, bad("malformed SDP: media lines could not be matched")
+	}
 	var out []Media
 	for i, md := range sd.MediaDescriptions {
 		if md.MediaName.Media != "message" {
@@ -109,6 +112,11 @@ func normalise(body []byte) (string, []string, error) {
 	text := string(body)
 	if strings.IndexByte(text, 0) >= 0 {
 		return "", nil, bad("SDP contains a NUL byte")
+	}
+	// RFC 8866 §5 ends lines with CRLF (a bare LF is tolerated); a CR anywhere else would
+	// split lines differently here and in pion/sdp.
+	if strings.Contains(strings.ReplaceAll(text, "\r\n", "\n"), "\r") {
+		return "", nil, bad("SDP contains a CR that does not end a line")
 	}
 	text = strings.TrimRight(text, "\r\n")
 	lines := strings.Split(text, "\n")

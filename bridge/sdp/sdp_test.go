@@ -209,3 +209,15 @@ func TestParseURI(t *testing.T) {
 		}
 	}
 }
+
+// A CR that does not end a line used to make the normaliser and pion/sdp disagree on the
+// number of media lines, and Check panicked (found by bridge/sipua's FuzzAnswerMSRP).
+func TestBareCRIsRejected(t *testing.T) {
+	body := "v=0\r\no=- 1 1 IN IP4 h\r\ns=-\r\nt=0 0\rm=message 2 TCP/MSRP *\r\na=accept-types:*\r\na=path:msrp://h:2/s;tcp\r\n" +
+		"m=message 3 TCP/MSRP *\r\na=accept-types:*\r\na=path:msrp://h:3/s;tcp\r\n"
+	_, err := Check([]byte(body), true)
+	var e *Error
+	if !errors.As(err, &e) || e.Code != 400 {
+		t.Fatalf("Check = %v, want a 400 error", err)
+	}
+}

@@ -65,6 +65,8 @@ func TestMalformedInput(t *testing.T) {
 		{strings.Replace(msrpOffer, "msrps://a.invalid:9/offer1;ws", "msrps://a.invalid/offer1;ws", 1), 488, "port"},
 		{strings.Replace(msrpOffer, "a=setup:active", "a=setup:passive", 1), 488, "passive"},
 		{"v=0\r\nm=message 9 TCP/MSRP *\r\nbogus line\r\n", 400, "malformed SDP"},
+		// A CR inside a line once made bridge/sdp panic, which took the gateway down.
+		{strings.Replace(msrpOffer, "\r\nm=message", "\rm=message", 1) + "m=message 3 TCP/MSRP *\r\n", 400, "CR"},
 	}
 	for _, c := range sdpCases {
 		inv := alice.newRequest("INVITE", "sip:bob@localhost")

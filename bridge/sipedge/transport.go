@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -96,7 +97,7 @@ func (e *Edge) ServeWebSocket(ctx context.Context, c *websocket.Conn) {
 		if err != nil {
 			return
 		}
-		e.receivePacket(f, data)
+		e.guard(f, func() { e.receivePacket(f, data) })
 	}
 }
 
@@ -221,7 +222,7 @@ func (e *Edge) readStream(f *flow, c net.Conn) {
 				continue
 			}
 		}
-		err = ps.ParseSIPStream(data, func(m sip.Message) { e.receive(f, m) })
+		err = ps.ParseSIPStream(data, func(m sip.Message) { e.guard(f, func() { e.receive(f, m) }) })
 		switch {
 		case err == nil:
 			atBoundary = true
@@ -250,7 +251,8 @@ func (e *Edge) readUDP(s *udpSocket) error {
 			continue
 		}
 		f := &flow{e: e, transport: "UDP", udp: s, uaddr: ua, remote: ua.String()}
-		e.receivePacket(f, bytes.Clone(buf[:n]))
+		data := bytes.Clone(buf[:n])
+		e.guard(f, func() { e.receivePacket(f, data) })
 	}
 }
 
@@ -558,4 +560,20 @@ func localIPToward(f *flow) netip.Addr {
 		return netip.MustParseAddr("127.0.0.1")
 	}
 	return ap.Addr().Unmap()
+}
+
+// guard runs the handling of one message from f so that a bug met while handling it costs
+// that connection, never the gateway: a panic is logged with its stack and the flow is closed
+// (a UDP datagram is just dropped).
+func (e *Edge) guard(f *flow, handle func()) {
+	defer func() {
+		if v := recover(); v != nil {
+			e.log.Error("SIP edge: panic while handling a message; connection dropped",
+				"transport", f.transport, "remote", f.remote, "panic", v, "stack", string(debug.Stack()))
+			if !f.isUDP() {
+				f.close("internal error")
+			}
+		}
+	}()
+	handle()
 }
