@@ -42,6 +42,31 @@
 //
 // ("result written …" with --failure-report partial or no, where no 200 comes back).
 //
+// SIP user agent:
+//
+//	msrpcat ua --register sip:bob@localhost --via 127.0.0.1:5060 [--transport udp|tcp|tls]
+//	           [--password P] [--listen 127.0.0.1:0] [--tls-cert F --tls-key F]
+//	           [--call sip:alice@localhost] [--send TEXT] [--file F] [--count N] [--timeout D]
+//
+// registers like a softphone (digest answered, refreshed, removed on exit), answers
+// INVITEs carrying an MSRP offer with its own path on the --listen listener (RFC 4975
+// §8), and with --call places an INVITE itself; on each session it sends --send and
+// --file and prints what arrives as listen does. It prints, one per line:
+//
+//	registered <aor>
+//	incoming <from-uri>                    an INVITE arrived
+//	ringing <code> <reason>                our INVITE got a provisional response
+//	session <local-uri> <remote-path…>     the offer/answer is done
+//	message … / file … / failed …          as listen prints them
+//	sent <bytes> sha256=<hex>              one of our messages was delivered
+//	canceled <from-uri>                    the caller canceled before the answer
+//	rejected <from-uri> <code> <reason>    an offer we could not take
+//	bye                                    the call ended
+//
+// With --call it exits after the BYE it sends once its messages are delivered and
+// --count messages have arrived; without, it exits once --count messages have arrived
+// and no call is up, or at --timeout, SIGINT or SIGTERM.
+//
 // Exit status: 0 on success; 1 when the transfer fails (the error names the MSRP status,
 // "msrp: 481 Session Does Not Exist"); 2 for a usage error (the message names the flag).
 package main
@@ -78,6 +103,11 @@ const usage = `usage:
                [--via ws://host:port/msrp | wss://… | tcp://host:port | tls://host:port]
                [--chunk N] [--window N] [--success-report] [--failure-report yes|partial|no]
                [--insecure-skip-verify] [--ca F] [--origin O] [--timeout D]
+  msrpcat ua --register sip:bob@localhost --via HOST:PORT [--transport udp|tcp|tls]
+             [--user U] [--password P] [--expires S] [--listen ADDR] [--tls-cert F --tls-key F]
+             [--call URI [--ring-timeout D]] [--send TEXT] [--file F] [--content-type T]
+             [--dir DIR] [--count N] [--timeout D] [--answer-delay D] [--setup passive|active]
+             [--ca F] [--insecure-skip-verify] [--text-max N] [--max-size N]
 `
 
 func main() {
@@ -104,11 +134,13 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		err = listen(ctx, args[1:], stdout)
 	case "send":
 		err = send(ctx, args[1:], stdout)
+	case "ua":
+		err = runUA(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(stdout, usage)
 		return 0
 	default:
-		err = usageError{fmt.Sprintf("unknown command %q: use listen or send", args[0])}
+		err = usageError{fmt.Sprintf("unknown command %q: use listen, send or ua", args[0])}
 	}
 	var ue usageError
 	switch {
