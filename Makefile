@@ -19,10 +19,9 @@ GOFILES = $(shell find . -name '*.go' -not -path './node_modules/*' -not -path '
 
 all: build
 
-# The demo bundle is embedded from static/site/ (package static). When the
-# browser library lands, its bundling step (npm) becomes a prerequisite of
-# build, writing into static/site/ before `go build`.
-build:
+# The demo page and the browser library bundle are embedded from static/site/
+# (package static), so the bundle is written before `go build`.
+build: bundle
 	$(GO) build -o bin/simplegw ./cmd/simplegw
 	$(GO) build -o bin/msrpcat ./cmd/msrpcat
 
@@ -32,7 +31,7 @@ run: build
 # Test layers. Each layer is its own target; later layers (browser library
 # unit tests: test-node; headless Chromium end-to-end: test-e2e) are added
 # to this list by the work that brings them.
-test: test-go
+test: test-go test-interop test-node
 
 test-go:
 	$(GO) vet ./...
@@ -40,10 +39,75 @@ test-go:
 	if [ -n "$$unformatted" ]; then echo "gofmt -l: these files need gofmt -w:"; echo "$$unformatted"; exit 1; fi
 	$(GO) test -race -count=1 ./...
 
+# Interop with SIP software from outside the project (package interop,
+# build tag "interop"): Debian's kamailio as the SIP core behind the gateway
+# and sip-tester (SIPp) as a plain UDP/TCP user agent. Installs them when
+# missing and running as root; otherwise fails naming the packages.
+test-interop:
+	@missing=""; \
+	command -v kamailio >/dev/null 2>&1 || [ -x /usr/sbin/kamailio ] || missing="kamailio"; \
+	command -v sipp >/dev/null 2>&1 || missing="$$missing sip-tester"; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "test-interop: installing $$missing"; \
+			apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing || exit 1; \
+		else \
+			echo "test-interop needs the Debian packages: $$missing. Install them as root: apt-get install -y $$missing"; \
+			exit 1; \
+		fi; \
+	fi
+	$(GO) vet -tags interop ./interop/
+	$(GO) test -race -count=1 -tags interop ./interop/
+
+# The browser library (webclient/, ES modules) bundled by esbuild into one ES
+# module, static/site/webclient.js (not committed). The pinned npm packages
+# (package-lock.json) are installed with `npm ci` when node_modules is missing
+# or older than the lockfile.
+NODE ?= node
+NPM  ?= npm
+
+.PHONY: bundle test-node
+
+bundle: node_modules/.package-lock.json
+	$(NODE) webclient/build.mjs
+
+node_modules/.package-lock.json: package.json package-lock.json
+	@command -v $(NODE) >/dev/null 2>&1 && command -v $(NPM) >/dev/null 2>&1 || \
+		{ echo "make: the browser library needs Node.js 20 or newer with npm (Debian: apt-get install -y nodejs npm)"; exit 1; }
+	@$(NODE) -e 'const v = +process.versions.node.split(".")[0]; if (v < 20) { console.error("make: Node.js 20 or newer is needed, found " + process.version); process.exit(1); }'
+	$(NPM) ci --no-audit --no-fund
+
+# Browser library tests (node --test): codecs and protocol units, and
+# integration tests that start bin/simplegw and talk to it over WebSockets.
+test-node: build
+	$(NODE) --test webclient/test/*.test.js
+
+# End-to-end tests (e2e/, node --test + playwright-core): the real bin/simplegw
+# and bin/msrpcat driven through the demo page in Debian's chromium. Installs
+# chromium with apt-get when it is missing and we are root; otherwise fails
+# saying what to install. One test file at a time: the box has two cores.
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: test-e2e
+test-e2e: build
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "test-e2e: installing chromium"; \
+			apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium || exit 1; \
+		else \
+			echo "test-e2e needs Debian's chromium at $(CHROMIUM). Install it as root: apt-get install -y chromium"; \
+			exit 1; \
+		fi; \
+	fi
+	@[ -d node_modules/playwright-core ] || $(NPM) ci --no-audit --no-fund
+	CHROMIUM=$(CHROMIUM) $(NODE) --test --test-concurrency=1 e2e/
+
 # Benchmarks measure the real binary against a TCP splice baseline in the same run.
 bench: build
 	$(GO) build -o bin/msrpbench ./cmd/msrpbench
+	$(GO) build -o bin/sipbench ./cmd/sipbench
 	./bin/msrpbench -gateway bin/simplegw $(BENCHARGS)
+	./bin/sipbench -gateway bin/simplegw $(SIPBENCHARGS)
 
 # Runs every FuzzXxx target of every package for $(FUZZTIME), one at a time
 # (go test -fuzz accepts one target per run).
