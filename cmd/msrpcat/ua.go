@@ -470,13 +470,20 @@ func (app *uaApp) sendOne(ctx context.Context, c *endpoint.Conn, s *endpoint.Ses
 		return fmt.Errorf("the peer does not accept %s (a=accept-types:%s)", ctype, strings.Join(remote.AcceptTypes, " "))
 	}
 	h := sha256.New()
-	res, err := c.Send(ctx, s, ctype, io.TeeReader(body, h), size, endpoint.SendOptions{Fields: fields})
+	// Ask for a success REPORT and wait for it: through a relay the 200 only says the first
+	// hop has the chunk (RFC 4976 §6.4.1), and a BYE sent right after it can overtake the
+	// message on its way to the peer. "sent" is printed once the peer has it all.
+	res, err := c.Send(ctx, s, ctype, io.TeeReader(body, h), size, endpoint.SendOptions{Fields: fields,
+		SuccessReport: true, ReportTimeout: successReportTimeout})
 	if err != nil {
 		return fmt.Errorf("%s of %d bytes: %w", ctype, size, err)
 	}
 	app.out.printf("sent %d sha256=%s", res.Bytes, hex.EncodeToString(h.Sum(nil)))
 	return nil
 }
+
+// successReportTimeout bounds the wait for the peer's success REPORT after the last chunk.
+const successReportTimeout = 30 * time.Second
 
 // placeCall is --call: INVITE with an MSRP offer, connect as the answer says, send,
 // wait for --count messages, BYE.
