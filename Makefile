@@ -31,7 +31,7 @@ run: build
 # Test layers. Each layer is its own target; later layers (browser library
 # unit tests: test-node; headless Chromium end-to-end: test-e2e) are added
 # to this list by the work that brings them.
-test: test-go test-interop test-node
+test: test-go test-interop test-node test-e2e
 
 test-go:
 	$(GO) vet ./...
