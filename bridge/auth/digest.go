@@ -10,7 +10,9 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -38,8 +40,9 @@ const (
 // if the response digest is right for it, Verify returns ErrStaleNonce so that
 // browsers silently recover after a restart; if it is wrong, ErrForbidden.
 //
-// A Digest is immutable after NewDigest and safe for concurrent use by
-// multiple goroutines. Its clock is the Store's (StoreConfig.Now).
+// A Digest is safe for concurrent use by multiple goroutines: its
+// configuration is immutable after NewDigest and mu guards the record of
+// nonce counts. Its clock is the Store's (StoreConfig.Now).
 type Digest struct {
 	realm string
 	store *Store
@@ -47,6 +50,45 @@ type Digest struct {
 	// acceptNonce, when set (by tests only, before any use), replaces the
 	// nonce freshness check.
 	acceptNonce func(nonce string) bool
+
+	mu sync.Mutex
+	// counts holds the highest nonce-count accepted for each nonce still
+	// fresh, so that a captured Authorization cannot be replayed (RFC 2617
+	// §3.2.2: the server detects replays by watching nc).
+	counts    map[string]uint32
+	lastPrune time.Time
+}
+
+// maxTrackedNonces bounds the replay record; past it the oldest half is
+// dropped (those nonces then read as stale and clients are re-challenged).
+const maxTrackedNonces = 1 << 20
+
+// countUp records that nonce was used with the nonce-count nc and reports
+// whether nc is higher than every count seen with it before.
+func (d *Digest) countUp(nonce, nc string) bool {
+	n, err := strconv.ParseUint(nc, 16, 32)
+	if err != nil {
+		return false
+	}
+	now := d.store.now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.counts == nil {
+		d.counts = make(map[string]uint32)
+	}
+	if len(d.counts) >= maxTrackedNonces || now.Sub(d.lastPrune) > NonceTTL {
+		for k := range d.counts {
+			if !d.fresh(k) || len(d.counts) >= maxTrackedNonces/2 {
+				delete(d.counts, k)
+			}
+		}
+		d.lastPrune = now
+	}
+	if last, seen := d.counts[nonce]; seen && uint32(n) <= last {
+		return false
+	}
+	d.counts[nonce] = uint32(n)
+	return true
 }
 
 // NewDigest returns a Digest for realm that checks passwords from store.
@@ -181,7 +223,7 @@ func (d *Digest) Verify(authorization, method, defaultURI string) (*Credentials,
 	}
 
 	if d.store.Open() {
-		if !d.fresh(c.Nonce) {
+		if !d.fresh(c.Nonce) || !d.countUp(c.Nonce, c.NC) {
 			return nil, fmt.Errorf("%w: user %q", ErrStaleNonce, c.Username)
 		}
 		return c, nil
@@ -198,6 +240,10 @@ func (d *Digest) Verify(authorization, method, defaultURI string) (*Credentials,
 	}
 	if !d.fresh(c.Nonce) {
 		return nil, fmt.Errorf("%w: user %q", ErrStaleNonce, c.Username)
+	}
+	if !d.countUp(c.Nonce, c.NC) {
+		// A replayed (or reordered) Authorization: re-challenge.
+		return nil, fmt.Errorf("%w: nonce-count %s of user %q was used already", ErrStaleNonce, c.NC, c.Username)
 	}
 	c.ha1 = ha1
 	return c, nil

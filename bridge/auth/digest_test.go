@@ -121,10 +121,23 @@ func TestRFC2617ExampleVerify(t *testing.T) {
 		t.Errorf("credentials = %+v\nwant          %+v", got, want)
 	}
 
+	// The same Authorization again is a replay (RFC 2617 §3.2.2: nc must grow): re-challenged.
+	if _, err := d.Verify(authz, "GET", ""); !errors.Is(err, ErrStaleNonce) {
+		t.Errorf("replayed Authorization: err = %v, want ErrStaleNonce", err)
+	}
+	// The next request on the same nonce counts up and passes.
+	resp2 := requestDigest(hashA1("Mufasa", "testrealm@host.com", "Circle Of Life"), exampleNonce, "00000002", "0a4f113b", "auth", "GET", "/dir/index.html")
+	next := strings.Replace(strings.Replace(authz, "nc=00000001", "nc=00000002", 1), "6629fae49393a05397450978507c4ef1", resp2, 1)
+	if _, err := d.Verify(next, "GET", ""); err != nil {
+		t.Errorf("nc=00000002: %v", err)
+	}
+	d.counts = nil // forget the uses above: the checks below verify the first request again
+
 	// Upper-case hex in the response is the same digest.
 	if _, err := d.Verify(strings.Replace(authz, "6629fae49393a05397450978507c4ef1", "6629FAE49393A05397450978507C4EF1", 1), "GET", ""); err != nil {
 		t.Errorf("upper-case response: %v", err)
 	}
+	d.counts = nil
 	// The method is part of A2.
 	if _, err := d.Verify(authz, "POST", ""); !errors.Is(err, ErrForbidden) {
 		t.Errorf("other method: err = %v, want ErrForbidden", err)

@@ -32,6 +32,9 @@ type ParseError struct {
 	// ToPath and FromPath are the message's paths when they could be parsed, so that a
 	// response can be addressed (RFC 4975 §7.2); nil otherwise.
 	ToPath, FromPath []URI
+	// FailureReport is the request's Failure-Report when it could be read: with "no" the
+	// request must not be answered even when malformed (RFC 4975 §7.2).
+	FailureReport string
 }
 
 func (e *ParseError) Error() string {
@@ -125,7 +128,7 @@ func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 func parseFields(m *Message, lines [][]byte) error {
 	bad := func(why string) error {
 		pe := &ParseError{TransactionID: m.TransactionID, Method: m.Method, Code: 400, Reason: why,
-			ToPath: m.ToPath, FromPath: m.FromPath}
+			ToPath: m.ToPath, FromPath: m.FromPath, FailureReport: m.FailureReport}
 		// Find the paths even when the bad line came before them.
 		for _, line := range lines {
 			name, value, ok := bytes.Cut(line, []byte(":"))
@@ -133,10 +136,13 @@ func parseFields(m *Message, lines [][]byte) error {
 				continue
 			}
 			v := string(bytes.TrimLeft(value, " \t"))
-			if pe.ToPath == nil && equalFold(name, "To-Path") {
+			switch {
+			case pe.ToPath == nil && equalFold(name, "To-Path"):
 				pe.ToPath, _ = ParsePath(v)
-			} else if pe.FromPath == nil && equalFold(name, "From-Path") {
+			case pe.FromPath == nil && equalFold(name, "From-Path"):
 				pe.FromPath, _ = ParsePath(v)
+			case equalFold(name, "Failure-Report"):
+				pe.FailureReport = v
 			}
 		}
 		return pe
@@ -370,7 +376,7 @@ func parse(b []byte, maxHeader int) (*Message, error) {
 // errorf returns a ParseError about m, carrying what m knows of its paths.
 func (m *Message) errorf(code int, reason string) error {
 	return &ParseError{TransactionID: m.TransactionID, Method: m.Method, Code: code, Reason: reason,
-		ToPath: m.ToPath, FromPath: m.FromPath}
+		ToPath: m.ToPath, FromPath: m.FromPath, FailureReport: m.FailureReport}
 }
 
 // finish applies the checks that need the whole header section. A Byte-Range that disagrees

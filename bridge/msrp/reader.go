@@ -47,14 +47,16 @@ type Reader struct {
 }
 
 // NewReader returns a Reader on r that hands out body pieces of at most pieceSize bytes
-// (0 = [DefaultPieceSize]; at least [MaxNonSendBody]) and accepts header sections of at most
+// (0 = [DefaultPieceSize]; more than [MaxNonSendBody]) and accepts header sections of at most
 // maxHeader bytes (0 = [DefaultMaxHeaderBytes]).
 func NewReader(r io.Reader, pieceSize, maxHeader int) *Reader {
 	if pieceSize <= 0 {
 		pieceSize = DefaultPieceSize
 	}
-	if pieceSize < MaxNonSendBody {
-		pieceSize = MaxNonSendBody
+	if pieceSize <= MaxNonSendBody {
+		// A non-SEND body (at most 10240 bytes) must always arrive whole, so that an
+		// oversized one is refused before any of it is handed out.
+		pieceSize = MaxNonSendBody + 1
 	}
 	if maxHeader <= 0 {
 		maxHeader = DefaultMaxHeaderBytes

@@ -49,6 +49,7 @@ type conn struct {
 
 	cur          *forward
 	authFailures int
+	ok           bool // a request succeeded: AUTH answered 200, or a request forwarded
 }
 
 func newStreamConn(r *Relay, nc net.Conn, secure, outbound bool) *conn {
@@ -109,8 +110,14 @@ func (c *conn) close(reason error) {
 		pending := c.pending
 		c.pending = nil
 		c.pmu.Unlock()
-		for _, t := range pending {
-			t.fail(408, "connection to the next hop was lost")
+		// Failing a transaction writes to its sender, which may be slow: never from here,
+		// where the sweeper or another connection's reader may be the caller.
+		if len(pending) > 0 {
+			go func() {
+				for _, t := range pending {
+					t.fail(408, "connection to the next hop was lost")
+				}
+			}()
 		}
 		c.r.log.Debug("msrp relay: connection closed", "conn", c.String(), "reason", reason)
 	})
@@ -138,7 +145,8 @@ func (c *conn) serveStream() {
 	}
 	probation := !c.outbound
 	if probation {
-		// RFC 4976 §6.1: a connection that sends no request within 30 seconds is closed.
+		// RFC 4976 §6.1: a connection on which no request succeeds within 30 seconds is
+		// closed (failed AUTHs, stray responses and refused requests do not count).
 		c.nc.SetReadDeadline(time.Now().Add(c.r.cfg.Probation))
 	}
 	rd := msrp.NewReader(c.nc, c.r.cfg.PieceSize, 0)
@@ -154,12 +162,12 @@ func (c *conn) serveStream() {
 			}
 			return
 		}
-		if probation {
-			probation = false
-			c.nc.SetReadDeadline(time.Time{})
-		}
 		if err = c.guard(p); err != nil {
 			return
+		}
+		if probation && c.ok {
+			probation = false
+			c.nc.SetReadDeadline(time.Time{})
 		}
 		if c.isClosed() {
 			return
@@ -261,37 +269,32 @@ func (c *conn) write(m *msrp.Message, body []byte, flag byte) error {
 	bp := getBuf()
 	defer putBuf(bp)
 	b := m.AppendHead(*bp)
-	c.writes.Add(1)
-	c.progress.Store(time.Now().UnixNano())
-	defer func() {
-		c.progress.Store(time.Now().UnixNano())
-		c.writes.Add(-1)
-	}()
-	if c.ws != nil {
+	headLen := len(b)
+	_, plain := c.nc.(*net.TCPConn)
+	writev := plain && len(body) > 1024 // head, body in place, end-line in one system call
+	if !writev {
 		b = append(b, body...)
-		b = msrp.AppendEndLine(b, m.TransactionID, flag, withBody)
-		*bp = b
-		err := c.ws.Write(context.Background(), websocket.MessageBinary, b)
-		if err != nil {
-			c.close(err)
-		}
-		return err
 	}
-	var err error
+	b = msrp.AppendEndLine(b, m.TransactionID, flag, withBody)
+	*bp = b
+	// Writers queue on wmu; progress moves only when one of them holds it, so writers waiting
+	// behind a stuck one cannot hide it from the sweeper.
+	c.writes.Add(1)
+	defer c.writes.Add(-1)
 	c.wmu.Lock()
-	if _, plain := c.nc.(*net.TCPConn); plain && len(body) > 1024 {
-		// One writev: head, body in place, end-line.
-		headLen := len(b)
-		b = msrp.AppendEndLine(b, m.TransactionID, flag, withBody)
-		*bp = b
+	c.progress.Store(time.Now().UnixNano())
+	var err error
+	switch {
+	case c.ws != nil:
+		// One WebSocket message holds the whole chunk (RFC 7977 §5.1).
+		err = c.ws.Write(context.Background(), websocket.MessageBinary, b)
+	case writev:
 		bufs := net.Buffers{b[:headLen], body, b[headLen:]}
 		_, err = bufs.WriteTo(c.nc)
-	} else {
-		b = append(b, body...)
-		b = msrp.AppendEndLine(b, m.TransactionID, flag, withBody)
-		*bp = b
+	default:
 		_, err = c.nc.Write(b)
 	}
+	c.progress.Store(time.Now().UnixNano())
 	c.wmu.Unlock()
 	if err != nil {
 		c.close(err)
@@ -349,8 +352,13 @@ func (c *conn) sweep(now time.Time, writeTimeout time.Duration) {
 		}
 	}
 	c.pmu.Unlock()
-	for _, t := range expired {
-		t.fail(408, "no response from the next hop")
+	if len(expired) > 0 {
+		// The sweeper must never wait on a write (it is what unsticks writers).
+		go func() {
+			for _, t := range expired {
+				t.fail(408, "no response from the next hop")
+			}
+		}()
 	}
 }
 

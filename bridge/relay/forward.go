@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -192,8 +193,14 @@ func (c *conn) forwardPiece(f *forward, p msrp.Part) {
 	if m.Method != msrp.MethodREPORT && !(m.Method == msrp.MethodSEND && m.FailureReport == msrp.ReportNo) {
 		t = &txn{origin: c, method: m.Method, origTID: m.TransactionID, fr: m.FailureReportOrDefault(),
 			reportTo: m.FromPath, reportFrom: f.self, messageID: m.MessageID}
-		if out.ByteRange != nil {
-			rng := *out.ByteRange
+		if m.Method == msrp.MethodSEND {
+			// A failure REPORT's Byte-Range covers the data actually carried, its
+			// range-end computed from it (RFC 4975 §7.1.2).
+			rng := msrp.ByteRange{Start: 1 + p.Offset, Total: msrp.Unknown}
+			if m.ByteRange != nil {
+				rng.Start, rng.Total = m.ByteRange.Start+p.Offset, m.ByteRange.Total
+			}
+			rng.End = rng.Start + int64(len(p.Body)) - 1
 			t.rng = &rng
 		}
 		if !f.dest.addPending(out.TransactionID, t) {
@@ -211,6 +218,7 @@ func (c *conn) forwardPiece(f *forward, p msrp.Part) {
 		return
 	}
 	f.sent = true
+	c.ok = true
 	if t != nil {
 		f.dest.arm(out.TransactionID, t)
 	}
@@ -266,7 +274,7 @@ func (c *conn) rejectMalformed(pe *msrp.ParseError) {
 	if pe.Method == "" || pe.ToPath == nil || pe.FromPath == nil {
 		return
 	}
-	req := &msrp.Message{TransactionID: pe.TransactionID, Method: pe.Method, FromPath: pe.FromPath}
+	req := &msrp.Message{TransactionID: pe.TransactionID, Method: pe.Method, FromPath: pe.FromPath, FailureReport: pe.FailureReport}
 	c.reject(req, pe.ToPath[0], pe.Code, pe.Reason)
 }
 
@@ -307,7 +315,13 @@ func (c *conn) handleAuth(m *msrp.Message) {
 		c.write(resp, nil, msrp.FlagEnd)
 	}
 	authz, _ := m.Get("Authorization")
-	cred, err := r.cfg.Digest.Verify(authz, msrp.MethodAUTH, m.ToPath[len(m.ToPath)-1].String())
+	digestURI := m.ToPath[len(m.ToPath)-1].String()
+	cred, err := r.cfg.Digest.Verify(authz, msrp.MethodAUTH, digestURI)
+	if err == nil && cred.URI != digestURI {
+		// RFC 4976 §9.1: H(A2) is computed over the rightmost To-Path URI; credentials
+		// made for another URI (another relay, another request) do not count here.
+		err = fmt.Errorf("%w: digest uri %q is not the To-Path %q", auth.ErrForbidden, cred.URI, digestURI)
+	}
 	switch {
 	case errors.Is(err, auth.ErrNoCredentials):
 		respond(401, "", msrp.Field{Name: "WWW-Authenticate", Value: r.cfg.Digest.Challenge(false)})
@@ -351,6 +365,7 @@ func (c *conn) handleAuth(m *msrp.Message) {
 		respond(403, err.Error())
 		return
 	}
+	c.ok = true
 	r.log.Debug("msrp relay: AUTH ok", "user", cred.Username, "uri", b.uri.String())
 	respond(200, "OK",
 		msrp.Field{Name: "Use-Path", Value: b.uri.String()},

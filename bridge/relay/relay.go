@@ -348,6 +348,9 @@ func (r *Relay) newBinding(c *conn, expires time.Duration) (*binding, error) {
 	if r.closed {
 		return nil, errRelayClosed
 	}
+	if c.isClosed() {
+		return nil, net.ErrClosed // forget has run: a URI added now would outlive c
+	}
 	// Drop this connection's expired URIs before counting.
 	live := c.bindingIDs[:0]
 	for _, old := range c.bindingIDs {
@@ -434,27 +437,51 @@ func authorityKey(u msrp.URI) string {
 	return strconv.FormatBool(u.Secure) + "|" + strings.ToLower(u.HostPort())
 }
 
+// maxPeersPerConn bounds how many peer URIs one connection can be remembered for.
+const maxPeersPerConn = 64
+
 // notePeer remembers that requests from peer URI u arrive on c, so requests to u go back over
-// the same connection (RFC 4975 §5.4; RFC 4976 §6.4.3 "the best connection").
+// the same connection (RFC 4975 §5.4; RFC 4976 §6.4.3 "the best connection"): a peer that
+// connected to the relay and does not listen is reached this way.
+//
+// From-Path is only a claim, so it is believed only when it cannot steal anyone's traffic:
+// the URI's host must be the IP address the connection comes from, its scheme must match the
+// connection's security (RFC 4975 §6: msrps only over TLS), a live entry is never replaced,
+// and one connection holds at most maxPeersPerConn entries.
 func (r *Relay) notePeer(c *conn, u msrp.URI) {
+	if c.nc == nil || u.Secure != c.secure {
+		return
+	}
+	remote, ok := c.nc.RemoteAddr().(*net.TCPAddr)
+	if ip := net.ParseIP(u.Host); !ok || ip == nil || !ip.Equal(remote.IP) {
+		return
+	}
 	k := uriKey(u)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.peers[k] == c || c.isClosed() {
+	if old := r.peers[k]; old != nil && !old.isClosed() || c.isClosed() || len(c.peerKeys) >= maxPeersPerConn {
 		return
+	}
+	if d := r.outbound[authorityKey(u)]; d != nil && d.c != nil && !d.c.isClosed() {
+		return // the relay has its own connection there
 	}
 	r.peers[k] = c
 	c.peerKeys = append(c.peerKeys, k)
 }
 
-// connFor returns a connection to the next hop u: one the peer opened to us, one we dialled,
-// or a new one (RFC 4976 §6.4.2).
+// connFor returns a connection to the next hop u: one the relay dialled to its authority,
+// else one the peer opened to us (see notePeer), else a new one (RFC 4976 §6.4.2).
 func (r *Relay) connFor(ctx context.Context, u msrp.URI) (*conn, error) {
 	if u.IsWebSocket() {
 		return nil, errors.New("no WebSocket connection for " + u.String())
 	}
 	r.mu.RLock()
-	c := r.peers[uriKey(u)]
+	var c *conn
+	if d := r.outbound[authorityKey(u)]; d != nil && d.c != nil && !d.c.isClosed() {
+		c = d.c
+	} else {
+		c = r.peers[uriKey(u)]
+	}
 	r.mu.RUnlock()
 	if c != nil && !c.isClosed() {
 		return c, nil
@@ -474,16 +501,9 @@ func (r *Relay) connFor(ctx context.Context, u msrp.URI) (*conn, error) {
 			d = &dial{ready: make(chan struct{})}
 			r.outbound[key] = d
 			r.mu.Unlock()
-			d.c, d.err = r.dialPeer(ctx, u, key)
-			if d.err != nil {
-				r.mu.Lock()
-				if r.outbound[key] == d {
-					delete(r.outbound, key)
-				}
-				r.mu.Unlock()
-			}
+			c, err := r.dialPeer(ctx, u, key, d)
 			close(d.ready)
-			return d.c, d.err
+			return c, err
 		}
 		r.mu.Unlock()
 		select {
@@ -505,7 +525,18 @@ func (r *Relay) connFor(ctx context.Context, u msrp.URI) (*conn, error) {
 	}
 }
 
-func (r *Relay) dialPeer(ctx context.Context, u msrp.URI, key string) (*conn, error) {
+// dialPeer connects to u for the pending dial d, and publishes the outcome in d under r.mu
+// before the connection's reader starts, so that forget always finds it.
+func (r *Relay) dialPeer(ctx context.Context, u msrp.URI, key string, d *dial) (*conn, error) {
+	fail := func(err error) (*conn, error) {
+		r.mu.Lock()
+		d.err = err
+		if r.outbound[key] == d {
+			delete(r.outbound, key)
+		}
+		r.mu.Unlock()
+		return nil, err
+	}
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.DialTimeout)
 	defer cancel()
 	addr := u.HostPort()
@@ -519,21 +550,26 @@ func (r *Relay) dialPeer(ctx context.Context, u msrp.URI, key string) (*conn, er
 		if cfg.ServerName == "" {
 			cfg.ServerName = u.Host
 		}
-		d := tls.Dialer{Config: cfg}
-		nc, err = d.DialContext(ctx, "tcp", addr)
+		td := tls.Dialer{Config: cfg}
+		nc, err = td.DialContext(ctx, "tcp", addr)
 	} else {
-		var d net.Dialer
-		nc, err = d.DialContext(ctx, "tcp", addr)
+		var nd net.Dialer
+		nc, err = nd.DialContext(ctx, "tcp", addr)
 	}
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	c := newStreamConn(r, nc, u.Secure, true)
 	c.dialKey = key
-	if !r.track(c) {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
 		nc.Close()
-		return nil, errRelayClosed
+		return fail(errRelayClosed)
 	}
+	r.conns[c] = struct{}{}
+	d.c = c
+	r.mu.Unlock()
 	r.log.Debug("msrp relay: dialled next hop", "peer", addr)
 	go c.serveStream()
 	return c, nil

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http/httptest"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/simplegw/simplegw/bridge/auth"
 	"github.com/simplegw/simplegw/bridge/msrp"
 )
 
@@ -148,8 +150,8 @@ func TestTCPPeerToWebSocket(t *testing.T) {
 	alice := tr.dialWS(t, "alice")
 	relayA := alice.bind("alice")
 	// Bob does not listen: he dials the relay, and Alice's replies must come back over his
-	// connection.
-	bobURI := mustURI(t, "msrp://bob.example:7777/bobsess;tcp")
+	// connection (his URI names the address he connects from; nothing listens on its port).
+	bobURI := mustURI(t, "msrp://127.0.0.1:9/bobsess;tcp")
 	bob := dialTCP(t, tr.tcp.Addr().String(), "bob", bobURI)
 
 	send := textSEND([]msrp.URI{relayA, alice.self}, "Thanks for the file.")
@@ -171,6 +173,55 @@ func TestTCPPeerToWebSocket(t *testing.T) {
 	got := bob.recv()
 	if string(got.Body) != "you're welcome" || paths(got.ToPath) != bobURI.String() {
 		t.Fatalf("Bob got %q", got.Bytes())
+	}
+}
+
+// From-Path is only a claim: a connection that claims another peer's URI must not receive
+// that peer's traffic (RFC 4976 §6.4.3 "best connection" means one that reaches the URI).
+func TestForgedFromPathCannotStealTraffic(t *testing.T) {
+	tr := newTestRelay(t, nil)
+	alice := tr.dialWS(t, "alice")
+	relayA := alice.bind("alice")
+	bob := newPeer(t, "bob")
+	alice.send(textSEND([]msrp.URI{relayA, bob.uri}, "hello bob"))
+	alice.recv()
+	bobConn := bob.accept()
+	bobConn.respond(bobConn.recv(), 200)
+
+	// Mallory connects and speaks as Bob, once with Bob's URI, once with msrps.
+	mallory := dialTCP(t, tr.tcp.Addr().String(), "mallory", bob.uri)
+	for _, from := range []msrp.URI{bob.uri, mustURI(t, "msrps://"+bob.uri.HostPort()+"/"+bob.uri.SessionID+";tcp")} {
+		m := textSEND([]msrp.URI{relayA, alice.self}, "hi, I am bob")
+		m.FromPath = []msrp.URI{from}
+		mallory.send(m)
+		mallory.recv() // the relay's 200
+		alice.respond(alice.recv(), 200)
+	}
+	alice.send(textSEND([]msrp.URI{relayA, bob.uri}, "secret for bob"))
+	alice.recv()
+	select {
+	case got := <-mallory.inq:
+		t.Fatalf("mallory received %q", got.Bytes())
+	case got := <-bobConn.inq:
+		if string(got.Body) != "secret for bob" {
+			t.Fatalf("bob got %q", got.Body)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the message went nowhere")
+	}
+	// And one connection cannot fill the peer table.
+	for i := 0; i < 2*maxPeersPerConn; i++ {
+		m := textSEND([]msrp.URI{relayA, alice.self}, "x")
+		m.FailureReport = "no"
+		m.FromPath = []msrp.URI{mustURI(t, fmt.Sprintf("msrp://127.0.0.1:1/%d;tcp", i))}
+		mallory.send(m)
+		alice.recv()
+	}
+	tr.mu.RLock()
+	n := len(tr.peers)
+	tr.mu.RUnlock()
+	if n > maxPeersPerConn {
+		t.Fatalf("%d peer entries for one connection", n)
 	}
 }
 
@@ -633,4 +684,118 @@ func TestBindingExpires(t *testing.T) {
 		t.Fatalf("expired relay URI: %q, want 481", r.Bytes())
 	}
 	carol.expectNothing(50 * time.Millisecond)
+}
+
+// The sweeper must keep working while some connection's writes are stuck: a client that
+// stops reading cannot delay anyone else's 408 REPORTs (RFC 4976 §6.4.1).
+func TestSweeperNotBlockedByStuckClient(t *testing.T) {
+	tr := newTestRelay(t, func(c *Config) { c.TransactionTimeout = 200 * time.Millisecond; c.WriteTimeout = 30 * time.Second })
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // accepts and reads, never answers
+			go io.Copy(io.Discard, c)
+		}
+	}()
+	silentURI := mustURI(t, fmt.Sprintf("msrp://%s/silent;tcp", silent.Addr()))
+
+	// X binds over TCP, then stops reading.
+	x := dialTCP(t, tr.tcp.Addr().String(), "x", mustURI(t, "msrp://127.0.0.1:9/x;tcp"))
+	relayX := x.bind("alice")
+	// A peer floods X until the relay's writes to X block.
+	flood := dialTCP(t, tr.tcp.Addr().String(), "flood", mustURI(t, "msrp://127.0.0.1:9/flood;tcp"))
+	big := strings.Repeat("f", 256<<10)
+	for i := 0; i < 64; i++ {
+		m := textSEND([]msrp.URI{relayX, x.self}, big)
+		m.FailureReport = "no"
+		m.TransactionID = msrp.NewIdent()
+		m.FromPath = []msrp.URI{flood.self}
+		if _, err := flood.nc.Write(m.Bytes()); err != nil {
+			break
+		}
+	}
+	// X sends to a peer that never answers: its transaction expires while X is stuck.
+	xs := textSEND([]msrp.URI{relayX, silentURI}, "from x")
+	xs.TransactionID = msrp.NewIdent()
+	xs.FromPath = []msrp.URI{x.self}
+	x.nc.Write(xs.Bytes())
+	time.Sleep(500 * time.Millisecond) // the sweeper meets X's expired transaction
+
+	// Carol's own timeout must still be reported.
+	carol := tr.dialWS(t, "carol")
+	relayC := carol.bind("carol")
+	send := textSEND([]msrp.URI{relayC, silentURI}, "anyone?")
+	carol.send(send)
+	if r := carol.recv(); r.Code != 200 {
+		t.Fatalf("answer %d", r.Code)
+	}
+	if r := carol.recv(); r.Method != "REPORT" || r.Status.Code != 408 || r.MessageID != send.MessageID {
+		t.Fatalf("want REPORT 408, got %q", r.Bytes())
+	}
+}
+
+// RFC 4976 §6.1: only a request that succeeds ends the probation; failed ones do not.
+func TestProbationNeedsASuccessfulRequest(t *testing.T) {
+	tr := newTestRelay(t, func(c *Config) { c.Probation = 300 * time.Millisecond })
+	c := dialTCP(t, tr.tcp.Addr().String(), "c", mustURI(t, "msrp://127.0.0.1:9/c;tcp"))
+	bogus := mustURI(t, "msrp://"+tr.tcp.Addr().String()+"/nosuch;tcp")
+	c.send(textSEND([]msrp.URI{bogus, c.self}, "x"))
+	if r := c.recv(); r.Code != 481 {
+		t.Fatalf("answer %d", r.Code)
+	}
+	expectClosed(t, c)
+	// A successful AUTH ends it.
+	d := dialTCP(t, tr.tcp.Addr().String(), "d", mustURI(t, "msrp://127.0.0.1:9/d;tcp"))
+	d.bind("bob")
+	d.expectNothing(600 * time.Millisecond)
+	if err := d.closeErr(); err != nil {
+		t.Fatalf("closed after a successful AUTH: %v", err)
+	}
+}
+
+func TestAuthDigestURIMustBeTheToPath(t *testing.T) {
+	tr := newTestRelay(t, nil)
+	alice := tr.dialWS(t, "alice")
+	relayURI := mustURI(t, "msrp://localhost:2855;tcp")
+	alice.send(&msrp.Message{Method: msrp.MethodAUTH, ToPath: []msrp.URI{relayURI}})
+	wa, _ := alice.recv().Get("WWW-Authenticate")
+	a, err := auth.Respond(wa, msrp.MethodAUTH, "msrp://elsewhere.example:9;tcp", "alice", "secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice.send(&msrp.Message{Method: msrp.MethodAUTH, ToPath: []msrp.URI{relayURI},
+		Fields: []msrp.Field{{Name: "Authorization", Value: a.Authorization}}})
+	if r := alice.recv(); r.Code != 403 {
+		t.Fatalf("credentials for another URI: %d, want 403", r.Code)
+	}
+}
+
+// A failure REPORT's Byte-Range is computed from the data carried (RFC 4975 §7.1.2), even
+// when the SEND said 1-*/*; a malformed SEND with Failure-Report: no gets no answer.
+func TestReportRangeAndSilentMalformed(t *testing.T) {
+	tr := newTestRelay(t, nil)
+	alice := tr.dialWS(t, "alice")
+	relayA := alice.bind("alice")
+	bob := newPeer(t, "bob")
+	send := textSEND([]msrp.URI{relayA, bob.uri}, "twelve bytes")
+	send.ByteRange = &msrp.ByteRange{Start: 1, End: msrp.Unknown, Total: msrp.Unknown}
+	alice.send(send)
+	alice.recv()
+	bc := bob.accept()
+	bc.respond(bc.recv(), 415)
+	rep := alice.recv()
+	if rep.Method != "REPORT" || rep.ByteRange == nil || rep.ByteRange.String() != "1-12/*" {
+		t.Fatalf("REPORT %q, want Byte-Range 1-12/*", rep.Bytes())
+	}
+	alice.write([]byte("MSRP silent1 SEND\r\nTo-Path: " + relayA.String() + "\r\nFrom-Path: " + alice.self.String() +
+		"\r\nFailure-Report: no\r\nByte-Range: 9-1/3\r\n-------silent1$\r\n"))
+	alice.expectNothing(100 * time.Millisecond)
 }
