@@ -24,14 +24,14 @@ func idle(ctx context.Context, gw *gatewayProc, counts []int, stdout io.Writer) 
 	raiseFileLimit(2*counts[len(counts)-1] + 1000)
 	fmt.Fprintln(stdout, "\n| idle WebSocket connections (AUTHed) | connect+AUTH time | gateway RSS growth | per connection | goroutines per connection |")
 	fmt.Fprintln(stdout, "|---:|---:|---:|---:|---:|")
-	for _, n := range counts {
+	for run, n := range counts {
 		g0, err := goroutines(gw)
 		if err != nil {
 			return err
 		}
 		rss0 := procStatus(gw.cmd.Process.Pid, "VmRSS")
 		start := time.Now()
-		conns, err := openIdle(ctx, gw.http, n)
+		conns, err := openIdle(ctx, gw.http, n, byte(1+run))
 		if err != nil {
 			closeAll(conns)
 			return fmt.Errorf("%d idle connections: %w", n, err)
@@ -60,8 +60,9 @@ func closeAll(conns []*websocket.Conn) {
 }
 
 // openIdle opens n AUTHed WebSocket connections, spreading their source addresses over
-// 127.0.0.0/8 so that more than one address's worth of ephemeral ports can be used.
-func openIdle(ctx context.Context, httpAddr string, n int) ([]*websocket.Conn, error) {
+// 127.net.0.0/16 so that more than one address's worth of ephemeral ports can be used (and
+// each run gets addresses whose ports the previous run's closed connections do not hold).
+func openIdle(ctx context.Context, httpAddr string, n int, net8 byte) ([]*websocket.Conn, error) {
 	const perAddr = 20000
 	conns := make([]*websocket.Conn, n)
 	var firstErr error
@@ -72,7 +73,7 @@ func openIdle(ctx context.Context, httpAddr string, n int) ([]*websocket.Conn, e
 	for i := 0; i < n; i++ {
 		ip := i / perAddr
 		if clients[ip] == nil {
-			local := &net.TCPAddr{IP: net.IPv4(127, 0, 1, byte(1+ip))}
+			local := &net.TCPAddr{IP: net.IPv4(127, net8, 1, byte(1+ip))}
 			d := &net.Dialer{LocalAddr: local}
 			clients[ip] = &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
 		}
