@@ -63,7 +63,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var o options
 	var sizes, windows, scens, idleCounts string
 	fs.StringVar(&o.gateway, "gateway", "bin/simplegw", "path of the simplegw binary to measure")
-	fs.StringVar(&idleCounts, "idle", "1000,10000,50000", "idle AUTHed WebSocket connection counts to measure, comma-separated (\"\" = skip)")
+	fs.StringVar(&idleCounts, "idle", "1000,10000", "idle AUTHed WebSocket connection counts to measure, comma-separated (\"\" = skip); each needs two open files, so counts past half the hard RLIMIT_NOFILE are cut to what fits")
 	fs.StringVar(&scens, "scenarios", "ws-tcp,tcp-ws,tcp-tcp", "rows to measure: ws-tcp, tcp-ws, tcp-tcp")
 	fs.StringVar(&sizes, "sizes", "1024,4096,65536", "message body sizes in bytes, comma-separated")
 	fs.StringVar(&windows, "windows", "1,8,32", "outstanding-transaction windows, comma-separated")
