@@ -46,6 +46,14 @@
 // never overtakes its 200, unlike sipgo's own transaction layer, which spawns
 // a goroutine per message; sipgo issue #306).
 //
+// Robustness: a panic while handling a message costs only that connection
+// (or datagram), and every other goroutine and timer callback the edge starts
+// recovers and logs one; responses without From, To, Call-ID or CSeq or with
+// a status outside 100-699 are dropped (RFC 3261 §8.1.1, §7.2); nothing is
+// written to a connection under a proxy context's state lock (see proxyCtx);
+// a browser's ".invalid" contact can only be registered over the connection
+// that holds it.
+//
 // SDP bodies of INVITE and UPDATE requests from WebSocket clients that set up
 // MSRP are checked with bridge/sdp; a malformed one is refused with 400 or 488
 // and a reason phrase saying what is wrong. Bodies are forwarded byte for

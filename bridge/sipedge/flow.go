@@ -69,7 +69,7 @@ func (f *flow) isUDP() bool { return f.udp != nil }
 func (f *flow) isWS() bool { return f.transport == "WS" }
 
 // send queues b for the peer. It fails at once when the flow is closed, and
-// closes the flow when its queue stays full for sendTimeout.
+// closes the flow (asynchronously) when its queue stays full for sendTimeout.
 func (f *flow) send(b []byte) error {
 	if f.udp != nil {
 		_, err := f.udp.pc.WriteTo(b, f.uaddr)
@@ -93,7 +93,9 @@ func (f *flow) send(b []byte) error {
 	case <-f.done:
 		return errFlowClosed
 	case <-t.C:
-		f.close("send queue full")
+		// Closed on another goroutine: the caller may hold locks that the
+		// flow's cleanup (registrar, presence, proxy contexts) takes.
+		go f.close("send queue full")
 		return errFlowClosed
 	}
 }

@@ -213,7 +213,7 @@ func (p *presence) publish(u *uas) {
 	pub.etag = newETag()
 	pub.expires = time.Now().Add(time.Duration(exp) * time.Second)
 	pp := pub
-	pub.timer = time.AfterFunc(time.Duration(exp)*time.Second, func() { p.expirePublication(pp) })
+	pub.timer = p.e.afterFunc(time.Duration(exp)*time.Second, "publication expiry", func() { p.expirePublication(pp) })
 	m[pub.etag] = pub
 	p.mu.Unlock()
 
@@ -379,7 +379,7 @@ func (p *presence) subscribe(u *uas) {
 		return
 	}
 	sub.expires = time.Now().Add(time.Duration(exp) * time.Second)
-	sub.timer = time.AfterFunc(time.Duration(exp)*time.Second, func() { p.expireSubscription(sub) })
+	sub.timer = p.e.afterFunc(time.Duration(exp)*time.Second, "subscription expiry", func() { p.expireSubscription(sub) })
 	p.subs[sub.id] = sub
 	p.mu.Unlock()
 	u.send(res)
@@ -404,7 +404,7 @@ func (p *presence) refresh(u *uas, id string, exp int) {
 		delete(p.subs, id)
 	} else {
 		sub.expires = time.Now().Add(time.Duration(exp) * time.Second)
-		sub.timer = time.AfterFunc(time.Duration(exp)*time.Second, func() { p.expireSubscription(sub) })
+		sub.timer = p.e.afterFunc(time.Duration(exp)*time.Second, "subscription expiry", func() { p.expireSubscription(sub) })
 	}
 	p.mu.Unlock()
 	u.respond(200, "OK", sip.NewHeader("Expires", strconv.Itoa(exp)), &sip.ContactHeader{Address: sub.contact})

@@ -96,7 +96,9 @@ func (e *Edge) handleRequest(in *flow, req *sip.Request) {
 		}
 		e.txMu.Unlock()
 		if pc != nil {
-			pc.stopTimers()
+			// sipgo runs this hook on whatever goroutine ended the
+			// transaction, possibly one inside pc.run: never lock here.
+			e.goSafe("server transaction ended", pc.serverTxEnded)
 		}
 	})
 	u := &uas{e: e, stx: stx, req: req, in: in, key: key}
@@ -265,12 +267,26 @@ func (e *Edge) handleCancel(u *uas) {
 // acknowledges a non-2xx final response of this hop and is absorbed
 // (RFC 3261 §17.2.1); any other ACK (for a 2xx) is forwarded statelessly
 // along its route (§16.11, §13.2.2.4).
+//
+// An ACK that matches an INVITE server transaction whose final response was
+// a 2xx (the Accepted state of RFC 6026 §7.1: a client reusing the INVITE's
+// branch, or an RFC 2543 client) is a 2xx ACK too: it is forwarded, never
+// handed to the transaction, which would only park it for Timer L.
+//
+// An ACK with Max-Forwards 0 is dropped (RFC 3261 §16.3 item 3; an ACK is
+// never answered).
 func (e *Edge) handleAck(in *flow, req *sip.Request) {
+	key := serverTxKey(req, sip.ACK)
 	e.txMu.Lock()
-	stx := e.serverTx[serverTxKey(req, sip.ACK)]
+	stx := e.serverTx[key]
+	pc := e.proxies[key]
 	e.txMu.Unlock()
-	if stx != nil {
+	if stx != nil && !(pc != nil && pc.u.stx == stx && pc.accepted()) {
 		stx.Receive(req)
+		return
+	}
+	if mf := req.MaxForwards(); mf != nil && mf.Val() == 0 {
+		e.log.Debug("ACK dropped: Max-Forwards 0")
 		return
 	}
 	work := req.Clone()
@@ -321,17 +337,26 @@ func (e *Edge) handleAck(in *flow, req *sip.Request) {
 		send(pf)
 		return
 	}
-	go func() {
+	e.goSafe("dial ACK next hop", func() {
 		if f, err := e.flowTo(hop); err == nil {
 			send(f)
 		}
-	}()
+	})
 }
 
 // handleResponse hands a response to its client transaction (RFC 3261
 // §17.1.3). Responses matching none are dropped: the edge forwards only what
 // its transactions produce.
+//
+// A response without From, To, Call-ID or CSeq (RFC 3261 §8.1.1 lists them
+// as mandatory, §20) or whose status is outside 100-699 (§7.2) is dropped
+// as malformed before it reaches a transaction.
 func (e *Edge) handleResponse(in *flow, res *sip.Response) {
+	if res.From() == nil || res.To() == nil || res.CallID() == nil || res.CSeq() == nil ||
+		res.StatusCode < 100 || res.StatusCode > 699 {
+		e.log.Debug("malformed response dropped", "status", res.StatusCode, "remote", in.remote)
+		return
+	}
 	key, err := sip.ClientTxKeyMake(res)
 	if err != nil || !roundTrips(res) {
 		return
@@ -511,8 +536,12 @@ func (e *Edge) forwardCopy(work *sip.Request, ruri *sip.Uri, f *flow, top ...sip
 	}
 	mf := sip.MaxForwardsHeader(70)
 	if h := out.MaxForwards(); h != nil {
-		// Headers of a clone may be shared: replace, never modify.
-		mf = sip.MaxForwardsHeader(h.Val() - 1)
+		// Headers of a clone may be shared: replace, never modify. Callers
+		// refuse Max-Forwards 0 (RFC 3261 §16.3 item 3); never wrap around.
+		mf = sip.MaxForwardsHeader(0)
+		if v := h.Val(); v > 0 {
+			mf = sip.MaxForwardsHeader(v - 1)
+		}
 		out.ReplaceHeader(&mf)
 	} else {
 		out.AppendHeader(&mf)
@@ -555,9 +584,20 @@ type target struct {
 
 // proxyCtx is the response context of a proxied request (RFC 3261 §16.7).
 //
-// Concurrency: mu guards branches' progress, finalSent, canceled and the
-// timers; the fields set by proxy are immutable afterwards. Each branch's
+// Concurrency: mu guards branches' progress, finalSent, canceled, the timers
+// and acts; the fields set by proxy are immutable afterwards. Each branch's
 // responses arrive in order on its client transaction's consumer goroutine.
+//
+// Nothing that writes to a flow or starts a transaction runs under mu:
+// sending may fail and make sipgo run termination hooks, or close a flow
+// whose cleanup cancels this very context, on the same goroutine. Every event
+// enters through run, which takes sendMu and then mu; the handlers decide
+// under mu and queue their sends in acts (laterLocked), and run performs them
+// after releasing mu but before releasing sendMu, so that responses leave in
+// the order they were decided. Lock order: sendMu, then mu; nothing run
+// performs may take sendMu again (flow.send closes a slow flow
+// asynchronously, and the server transaction's termination hook only starts
+// a goroutine).
 type proxyCtx struct {
 	e      *Edge
 	u      *uas
@@ -566,7 +606,9 @@ type proxyCtx struct {
 	record bool // add a double Record-Route (RFC 5658 §5)
 	path   bool // add Path (RFC 3327), REGISTER toward the upstream registrar
 
+	sendMu    sync.Mutex
 	mu        sync.Mutex
+	acts      []func() // queued by laterLocked, performed by run
 	branches  []*branch
 	finalSent int // status of the final response sent upstream; 0 = none yet
 	canceled  bool
@@ -599,7 +641,7 @@ func (e *Edge) proxy(u *uas, work *sip.Request, targets []target, record, path b
 		e.proxies[u.key] = pc
 		e.txMu.Unlock()
 		pc.mu.Lock()
-		pc.tC = time.AfterFunc(timerC, pc.timerCFired)
+		pc.tC = e.afterFunc(timerC, "timer C", pc.timerCFired)
 		pc.mu.Unlock()
 	}
 	for _, b := range pc.branches {
@@ -630,26 +672,26 @@ func (b *branch) start() {
 		b.send(f)
 		return
 	}
-	go func() {
+	e.goSafe("dial next hop", func() {
 		f, err := e.flowTo(hop)
 		if err != nil {
 			b.failed(err)
 			return
 		}
 		b.send(f)
-	}()
+	})
 }
 
 // failed answers a branch that could not be sent (RFC 3261 §16.9).
 func (b *branch) failed(err error) {
 	pc := b.pc
 	pc.e.log.Debug("branch not sent", "error", err)
-	pc.mu.Lock()
-	defer pc.mu.Unlock()
-	if b.final == nil {
-		b.final = b.goneResponse()
-	}
-	pc.maybeFinishLocked()
+	pc.run(func() {
+		if b.final == nil {
+			b.final = b.goneResponse()
+		}
+		pc.maybeFinishLocked()
+	})
 }
 
 func (b *branch) goneResponse() *sip.Response {
@@ -661,16 +703,36 @@ func (b *branch) goneResponse() *sip.Response {
 }
 
 func (b *branch) send(f *flow) {
+	var out *sip.Request
+	b.pc.run(func() { out = b.prepareLocked(f) })
+	if out == nil {
+		return
+	}
+	c, err := b.pc.e.startClientTx(out, f, txHandlers{
+		response:       b.onResponse,
+		done:           b.onDone,
+		retransmission: b.onRetransmission,
+	})
+	if err != nil {
+		b.failed(err)
+		return
+	}
+	b.pc.mu.Lock()
+	b.ctx = c
+	b.pc.mu.Unlock()
+}
+
+// prepareLocked builds the branch's request for flow f, or answers the
+// branch 487 and returns nil when the context no longer wants it sent.
+func (b *branch) prepareLocked(f *flow) *sip.Request {
 	pc := b.pc
 	e := pc.e
-	pc.mu.Lock()
 	if pc.canceled || b.cancelWanted || pc.finalSent != 0 && !(pc.invite && pc.finalSent < 300) {
 		if b.final == nil {
 			b.final = newResponse(pc.u.req, 487, "Request Terminated")
 		}
 		pc.maybeFinishLocked()
-		pc.mu.Unlock()
-		return
+		return nil
 	}
 	var top []sip.Header
 	if pc.record {
@@ -689,18 +751,5 @@ func (b *branch) send(f *flow) {
 	out := e.forwardCopy(pc.work, b.target.ruri, f, top...)
 	b.flow = f
 	b.req = out
-	pc.mu.Unlock()
-
-	c, err := e.startClientTx(out, f, txHandlers{
-		response:       b.onResponse,
-		done:           b.onDone,
-		retransmission: b.onRetransmission,
-	})
-	if err != nil {
-		b.failed(err)
-		return
-	}
-	pc.mu.Lock()
-	b.ctx = c
-	pc.mu.Unlock()
+	return out
 }

@@ -169,6 +169,14 @@ func (r *registrar) register(u *uas) {
 		u.respond(503, "Service Unavailable")
 		return
 	}
+	now := time.Now()
+	for _, c := range changes {
+		if c.expires > 0 && r.contactTakenLocked(&c.contact.Address, u.in, now) {
+			r.mu.Unlock()
+			u.respond(403, "Forbidden: contact bound over another connection")
+			return
+		}
+	}
 	m := r.aors[aor]
 	for _, c := range changes {
 		if b := m[c.key]; b != nil && b.callID == callID && b.cseq >= cseq {
@@ -188,7 +196,6 @@ func (r *registrar) register(u *uas) {
 			}
 		}
 	}
-	now := time.Now()
 	for _, c := range changes {
 		b := m[c.key]
 		if c.expires == 0 {
@@ -212,7 +219,7 @@ func (r *registrar) register(u *uas) {
 			b.timer.Stop()
 		}
 		bb := b
-		b.timer = time.AfterFunc(time.Duration(c.expires)*time.Second, func() { r.expire(bb) })
+		b.timer = r.e.afterFunc(time.Duration(c.expires)*time.Second, "binding expiry", func() { r.expire(bb) })
 	}
 	res := newResponse(req, 200, "OK")
 	keys := make([]string, 0, len(m))
@@ -312,20 +319,47 @@ func q(c *sip.ContactHeader) float64 {
 	return f
 }
 
-// flowForContact returns the flow of the binding whose contact is u (a
-// browser's ".invalid" contact used as a Request-URI), or nil.
+// flowForContact returns the flow of the live binding whose contact is u (a
+// browser's ".invalid" contact used as a Request-URI), or nil. Since
+// register refuses a ".invalid" contact already bound over another flow
+// (contactTakenLocked), at most one flow matches.
 func (r *registrar) flowForContact(u *sip.Uri) *flow {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	now := time.Now()
 	for _, m := range r.aors {
 		for _, b := range m {
-			a := &b.contact.Address
-			if a.User == u.User && strings.EqualFold(a.Host, u.Host) && a.Port == u.Port && b.flow.alive() {
+			if sameContact(&b.contact.Address, u) && now.Before(b.expires) && b.flow.alive() {
 				return b.flow
 			}
 		}
 	}
 	return nil
+}
+
+// contactTakenLocked reports whether the ".invalid" contact u (RFC 7118 §5:
+// reachable only through the connection that registered it) is bound, under
+// any address-of-record, over a live flow other than f. Registering it again
+// from another connection would divert that browser's requests, so register
+// refuses it.
+func (r *registrar) contactTakenLocked(u *sip.Uri, f *flow, now time.Time) bool {
+	if !isInvalidHost(u.Host) {
+		return false
+	}
+	for _, m := range r.aors {
+		for _, b := range m {
+			if sameContact(&b.contact.Address, u) && !b.flow.same(f) && now.Before(b.expires) && b.flow.alive() {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// sameContact compares the parts of two contact URIs that flowForContact
+// routes by: user, host (case-insensitive) and port.
+func sameContact(a, u *sip.Uri) bool {
+	return a.User == u.User && strings.EqualFold(a.Host, u.Host) && a.Port == u.Port
 }
 
 // hasBinding reports whether aor has a binding registered over flow f.

@@ -1,8 +1,6 @@
 package sipedge
 
 import (
-	"time"
-
 	"github.com/emiago/sipgo/sip"
 	"github.com/simplegw/simplegw/bridge/sdp"
 )
@@ -16,8 +14,11 @@ func (b *branch) onResponse(res *sip.Response) {
 		return
 	}
 	code := res.StatusCode
-	pc.mu.Lock()
-	defer pc.mu.Unlock()
+	pc.run(func() { b.onResponseLocked(res, code) })
+}
+
+func (b *branch) onResponseLocked(res *sip.Response, code int) {
+	pc := b.pc
 	switch {
 	case code < 200:
 		b.provisional = true
@@ -31,7 +32,7 @@ func (b *branch) onResponse(res *sip.Response) {
 			pc.tC.Reset(timerC) // RFC 3261 §16.7 step 2
 		}
 		if pc.finalSent == 0 {
-			pc.u.send(res)
+			pc.sendLocked(res)
 		}
 	case code < 300:
 		b.final = res
@@ -43,12 +44,13 @@ func (b *branch) onResponse(res *sip.Response) {
 			// The server transaction has completed with an error (a CANCEL
 			// raced this answer); a 2xx is still forwarded (§16.7 step 10).
 			ensureContentLength(res)
-			pc.u.stx.Connection().WriteMsg(res)
+			conn := pc.u.stx.Connection()
+			pc.laterLocked(func() { conn.WriteMsg(res) })
 		case pc.invite || pc.finalSent == 0:
 			if pc.finalSent == 0 {
 				pc.finalSent = code
 			}
-			pc.u.send(res)
+			pc.sendLocked(res)
 		}
 		if pc.invite {
 			pc.cancelOthersLocked(b)
@@ -73,7 +75,7 @@ func (b *branch) inspectAnswer(res *sip.Response) {
 	}
 	offer := len(b.pc.work.Body()) == 0 // late offer: the 2xx carries the offer
 	if _, err := sdp.Check(body, offer); err != nil {
-		b.pc.e.log.Warn("malformed MSRP SDP in a browser's 2xx", "error", err, "call-id", res.CallID().Value())
+		b.pc.e.log.Warn("malformed MSRP SDP in a browser's 2xx", "error", err, "call-id", callIDOf(res))
 	}
 }
 
@@ -91,9 +93,11 @@ func (b *branch) onRetransmission(res *sip.Response) {
 // edge's (RFC 3261 §16.7 step 2, §16.9): 408 on timeout, 487 when canceled,
 // 430/480/503 when its flow or next hop failed.
 func (b *branch) onDone(err error, flowGone bool) {
+	b.pc.run(func() { b.onDoneLocked(err, flowGone) })
+}
+
+func (b *branch) onDoneLocked(err error, flowGone bool) {
 	pc := b.pc
-	pc.mu.Lock()
-	defer pc.mu.Unlock()
 	if b.final == nil {
 		switch {
 		case flowGone:
@@ -134,7 +138,7 @@ func (pc *proxyCtx) maybeFinishLocked() {
 	}
 	pc.finalSent = best.StatusCode
 	pc.stopTimersLocked()
-	pc.u.send(best)
+	pc.sendLocked(best)
 }
 
 // rank orders final responses for §16.7 step 6: 6xx first, then by class.
@@ -148,11 +152,11 @@ func rank(code int) int {
 // cancelAll cancels every pending branch: a CANCEL from upstream (§16.10),
 // Timer C (§16.8), or the caller's flow closing.
 func (pc *proxyCtx) cancelAll() {
-	pc.mu.Lock()
-	defer pc.mu.Unlock()
-	pc.canceled = true
-	pc.cancelOthersLocked(nil)
-	pc.maybeFinishLocked()
+	pc.run(func() {
+		pc.canceled = true
+		pc.cancelOthersLocked(nil)
+		pc.maybeFinishLocked()
+	})
 }
 
 // cancelOthersLocked cancels the pending branches other than except and arms
@@ -173,7 +177,7 @@ func (pc *proxyCtx) cancelOthersLocked(except *branch) {
 		}
 	}
 	if pending && pc.invite && pc.tG == nil {
-		pc.tG = time.AfterFunc(cancelGuard, pc.cancelGuardFired)
+		pc.tG = pc.e.afterFunc(cancelGuard, "cancel guard", pc.cancelGuardFired)
 	}
 	if except == nil {
 		for _, b := range pc.branches {
@@ -186,7 +190,8 @@ func (pc *proxyCtx) cancelOthersLocked(except *branch) {
 
 // sendCancelLocked sends CANCEL for the branch (RFC 3261 §9.1): same
 // Request-URI, top Via, Route, Call-ID, From, To and CSeq number as the
-// branch's request. It is only called after a provisional response.
+// branch's request. It is only called after a provisional response. The
+// CANCEL is built under pc.mu and sent once it is released (see proxyCtx).
 func (b *branch) sendCancelLocked() {
 	if b.req == nil || b.req.Method != sip.INVITE {
 		return
@@ -206,39 +211,105 @@ func (b *branch) sendCancelLocked() {
 	cancel.AppendHeader(&sip.CSeqHeader{SeqNo: r.CSeq().SeqNo, MethodName: sip.CANCEL})
 	cancel.SetBody(nil)
 	cancel.SetTransport(b.flow.transport)
-	if _, err := b.pc.e.startClientTx(cancel, b.flow, txHandlers{}); err != nil {
-		b.pc.e.log.Debug("CANCEL not sent", "error", err)
-	}
+	e, f := b.pc.e, b.flow
+	b.pc.laterLocked(func() {
+		if _, err := e.startClientTx(cancel, f, txHandlers{}); err != nil {
+			e.log.Debug("CANCEL not sent", "error", err)
+		}
+	})
 }
 
 // timerCFired cancels an INVITE that rang too long (RFC 3261 §16.8).
 func (pc *proxyCtx) timerCFired() {
-	pc.mu.Lock()
-	defer pc.mu.Unlock()
-	if pc.finalSent != 0 {
-		return
-	}
-	pc.canceled = true
-	pc.cancelOthersLocked(nil)
-	pc.maybeFinishLocked()
+	pc.run(func() {
+		if pc.finalSent != 0 {
+			return
+		}
+		pc.canceled = true
+		pc.cancelOthersLocked(nil)
+		pc.maybeFinishLocked()
+	})
 }
 
 // cancelGuardFired ends canceled branches that never answered: they count as
 // 487 and their transactions are dropped.
 func (pc *proxyCtx) cancelGuardFired() {
-	pc.mu.Lock()
-	defer pc.mu.Unlock()
-	for _, b := range pc.branches {
-		if b.final == nil {
-			b.final = newResponse(pc.u.req, 487, "Request Terminated")
-			if b.ctx != nil {
-				go b.ctx.tx.Terminate()
+	pc.run(func() {
+		for _, b := range pc.branches {
+			if b.final == nil {
+				b.final = newResponse(pc.u.req, 487, "Request Terminated")
+				if b.ctx != nil {
+					tx := b.ctx.tx
+					pc.e.goSafe("terminate canceled branch", tx.Terminate)
+				}
 			}
 		}
-	}
-	pc.maybeFinishLocked()
+		pc.maybeFinishLocked()
+	})
 }
 
+// run is the entry point of every event of the response context: it holds
+// sendMu, runs fn under mu, then, with mu released, performs the sends fn
+// queued with laterLocked, in order (see proxyCtx).
+func (pc *proxyCtx) run(fn func()) {
+	pc.sendMu.Lock()
+	defer pc.sendMu.Unlock()
+	acts := func() []func() {
+		pc.mu.Lock()
+		defer pc.mu.Unlock()
+		fn()
+		acts := pc.acts
+		pc.acts = nil
+		return acts
+	}()
+	for _, a := range acts {
+		a()
+	}
+}
+
+// laterLocked queues an action that writes to a flow or starts a
+// transaction; run performs it once pc.mu is released.
+func (pc *proxyCtx) laterLocked(a func()) {
+	pc.acts = append(pc.acts, a)
+}
+
+// sendLocked queues res for the server transaction.
+func (pc *proxyCtx) sendLocked(res *sip.Response) {
+	u := pc.u
+	pc.laterLocked(func() { u.send(res) })
+}
+
+// accepted reports whether a 2xx was sent upstream: the INVITE server
+// transaction is in the Accepted state (RFC 6026 §7.1).
+func (pc *proxyCtx) accepted() bool {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	return pc.finalSent >= 200 && pc.finalSent < 300
+}
+
+// serverTxEnded runs once the INVITE server transaction is gone. Normally a
+// final response was sent and only the timers are left to stop; when it
+// failed before one (its flow broke while a response was being sent), no one
+// is left to answer, so the pending branches are canceled (RFC 3261 §16.10)
+// instead of ringing until Timer C.
+func (pc *proxyCtx) serverTxEnded() {
+	closing := pc.e.isClosed()
+	pc.run(func() {
+		if pc.finalSent != 0 || closing {
+			pc.stopTimersLocked()
+			return
+		}
+		if pc.tC != nil {
+			pc.tC.Stop()
+		}
+		pc.canceled = true
+		pc.cancelOthersLocked(nil) // keeps the cancel guard
+		pc.maybeFinishLocked()
+	})
+}
+
+// stopTimers stops Timer C and the cancel guard. It takes only pc.mu and
+// must not be called with it held.
 func (pc *proxyCtx) stopTimers() {
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
@@ -252,4 +323,12 @@ func (pc *proxyCtx) stopTimersLocked() {
 	if pc.tG != nil {
 		pc.tG.Stop()
 	}
+}
+
+// callIDOf returns the Call-ID of m for logs, or "" when it has none.
+func callIDOf(m sip.Message) string {
+	if h := m.CallID(); h != nil {
+		return h.Value()
+	}
+	return ""
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"runtime/debug"
@@ -189,13 +190,17 @@ func (e *Edge) rejectMalformed(f *flow, msg sip.Message, cause error) {
 
 // readStream reads a TCP or TLS connection: SIP messages framed by
 // Content-Length (RFC 3261 §7.5, §18.3), CRLF keepalives in between
-// (RFC 5626 §3.5.1). A framing error closes the connection, since no message
-// boundary is left to resynchronise on.
+// (RFC 5626 §3.5.1). Every double-CRLF ping between messages is answered
+// with a CRLF pong (RFC 5626 §4.4.1), also one that arrives in the same read
+// as the end of a message. A framing error closes the connection, since no
+// message boundary is left to resynchronise on.
 func (e *Edge) readStream(f *flow, c net.Conn) {
 	defer f.close("connection ended")
 	ps := e.parser.NewSIPStream()
 	defer ps.Close()
 	buf := make([]byte, 32*1024)
+	// atBoundary: the parser holds no part of a message, so CR and LF at
+	// the start of its buffer are keepalives.
 	atBoundary := true
 	deadline := firstReadTimeout
 	if f.poolKey != "" {
@@ -208,31 +213,53 @@ func (e *Edge) readStream(f *flow, c net.Conn) {
 			return
 		}
 		deadline = streamIdleTimeout
-		data := buf[:n]
-		if atBoundary {
-			k := 0
-			for k < len(data) && (data[k] == '\r' || data[k] == '\n') {
-				k++
+		ps.Write(buf[:n])
+		for {
+			if atBoundary && !skipKeepalives(f, ps) {
+				break
 			}
-			if bytes.Contains(data[:k], []byte("\r\n\r\n")) {
-				f.send([]byte("\r\n"))
-			}
-			data = data[k:]
-			if len(data) == 0 {
+			var m sip.Message
+			consumed, err := 0, errParserPanic
+			e.guard(f, func() { m, consumed, err = ps.ParseNext() })
+			if err == nil {
+				atBoundary = true
+				e.guard(f, func() { e.receive(f, m) })
 				continue
 			}
-		}
-		err = ps.ParseSIPStream(data, func(m sip.Message) { e.guard(f, func() { e.receive(f, m) }) })
-		switch {
-		case err == nil:
-			atBoundary = true
-		case errors.Is(err, sip.ErrParseSipPartial):
-			atBoundary = false
-		default:
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				atBoundary = consumed == 0
+				break
+			}
 			e.log.Debug("SIP stream framing error", "transport", f.transport, "remote", f.remote, "error", err)
 			return
 		}
 	}
+}
+
+// skipKeepalives removes the CR and LF bytes at the start of a stream
+// parser's buffer, which is at a message boundary, answering a double-CRLF
+// ping among them with a CRLF pong (RFC 5626 §4.4.1). When the buffer holds
+// nothing else and no ping yet, its last 3 bytes are kept: they may start a
+// ping that the next read completes. It reports whether the buffer holds
+// the start of a message.
+func skipKeepalives(f *flow, ps *sip.ParserStream) bool {
+	b := ps.Buffer().Bytes()
+	k := 0
+	for k < len(b) && (b[k] == '\r' || b[k] == '\n') {
+		k++
+	}
+	switch {
+	case k == 0:
+	case bytes.Contains(b[:k], []byte("\r\n\r\n")):
+		f.send([]byte("\r\n"))
+		ps.Discard(k)
+	case k == len(b):
+		ps.Discard(max(k-3, 0))
+		return false
+	default:
+		ps.Discard(k)
+	}
+	return ps.Buffer().Len() > 0
 }
 
 // readUDP reads datagrams from s until it is closed.
@@ -325,6 +352,9 @@ type nextHop struct {
 }
 
 var errUnroutable = errors.New("URI host cannot be dialled")
+
+// errParserPanic is the framing error of a stream whose parser panicked.
+var errParserPanic = errors.New("sipedge: stream parser failed")
 
 // hopFromURI derives the next hop of a SIP or SIPS URI: the transport
 // parameter (udp by default, tls for sips), the host and the port (5060, or
@@ -576,4 +606,26 @@ func (e *Edge) guard(f *flow, handle func()) {
 		}
 	}()
 	handle()
+}
+
+// goSafe runs fn on a new goroutine under recovered.
+func (e *Edge) goSafe(what string, fn func()) {
+	go e.recovered(what, fn)
+}
+
+// afterFunc is time.AfterFunc with f run under recovered.
+func (e *Edge) afterFunc(d time.Duration, what string, f func()) *time.Timer {
+	return time.AfterFunc(d, func() { e.recovered(what, f) })
+}
+
+// recovered runs fn so that a bug met in it is logged with its stack instead
+// of ending the process: every goroutine and timer callback the edge starts
+// outside a connection's reader (which guard covers) runs this way.
+func (e *Edge) recovered(what string, fn func()) {
+	defer func() {
+		if v := recover(); v != nil {
+			e.log.Error("SIP edge: panic recovered", "in", what, "panic", v, "stack", string(debug.Stack()))
+		}
+	}()
+	fn()
 }

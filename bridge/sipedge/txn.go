@@ -61,16 +61,18 @@ func (e *Edge) startClientTx(req *sip.Request, f *flow, h txHandlers) (*clientTx
 	if h.retransmission != nil {
 		tx.OnRetransmission(h.retransmission)
 	}
+	// Each handler call is recovered on its own: a consumer that died would
+	// leave the reader blocked in ClientTx.Receive at the next response.
 	go func() {
 		for {
 			select {
 			case res := <-tx.Responses():
 				if h.response != nil {
-					h.response(res)
+					e.recovered("response handler", func() { h.response(res) })
 				}
 			case <-tx.Done():
 				if h.done != nil {
-					h.done(tx.Err(), c.gone.Load())
+					e.recovered("transaction end handler", func() { h.done(tx.Err(), c.gone.Load()) })
 				}
 				return
 			}
