@@ -387,9 +387,12 @@ func TestUACalleeHangsUpOnSignal(t *testing.T) {
 	if code := bob.exit(t); code != 0 {
 		t.Errorf("bob exit %d: %s", code, bob.stderr)
 	}
-	alice.want(t, "bye")
-	if code := alice.exit(t); code != 1 || !strings.Contains(alice.stderr.String(), "call ended after 0 of 1") {
-		t.Errorf("alice exit %d: %s", code, alice.stderr)
+	// Bob's BYE (SIP) and the close of his MSRP side race: Alice learns of the end from
+	// whichever arrives first — the BYE, or her first SEND failing on the closed connection.
+	code := alice.exit(t)
+	if errOut := alice.stderr.String(); code != 1 ||
+		!strings.Contains(errOut, "call ended after 0 of 1") && !strings.Contains(errOut, "connection closed") {
+		t.Errorf("alice exit %d: %s", code, errOut)
 	}
 	// Bob's binding is gone (un-REGISTER, RFC 3261 §10.2.2): the registrar answers 480.
 	again := startUA(t, "alice", "--register", "sip:alice@localhost", "--via", ed.udp, "--password", "alice-pw", "--call", "bob")
