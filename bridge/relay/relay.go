@@ -59,8 +59,10 @@ type Config struct {
 	// TransactionTimeout is how long the relay waits for the next hop's response after the
 	// last byte of a request (RFC 4976 §6.4.1: 30 s). Default 30 s.
 	TransactionTimeout time.Duration
-	// PieceSize is the largest chunk body the relay forwards in one piece, and so the largest
-	// chunk it sends to a WebSocket client (RFC 7977 §5.1). Default 64 KiB.
+	// PieceSize is the largest piece of a chunk body the relay reads from a TCP/TLS stream and
+	// forwards as one chunk, and so the largest chunk a TCP peer's message becomes toward a
+	// WebSocket client (RFC 7977 §5.1). Chunks from WebSocket clients (at most
+	// MaxWebSocketMessage each) pass whole. Default 64 KiB.
 	PieceSize int
 	// MaxWebSocketMessage bounds one incoming WebSocket message (one chunk). Default 1 MiB.
 	MaxWebSocketMessage int
