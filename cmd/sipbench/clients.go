@@ -159,11 +159,14 @@ func (cs *clients) serve(ctx context.Context, c *websocket.Conn, server string, 
 			if m.IsAck() {
 				continue
 			}
+			// Counted before the 200 leaves: once the load client holds the answer, the
+			// count already includes it.
+			cs.answered.Add(1)
 			if err := c.Write(ctx, websocket.MessageText, answer(m, server)); err != nil {
+				cs.answered.Add(-1)
 				cs.errors.Add(1)
 				continue
 			}
-			cs.answered.Add(1)
 		}
 	}
 }
