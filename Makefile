@@ -39,7 +39,7 @@ test-go:
 	if [ -n "$$unformatted" ]; then echo "gofmt -l: these files need gofmt -w:"; echo "$$unformatted"; exit 1; fi
 	$(GO) test -race -count=1 ./...
 
-# Interop with SIP software from outside the project (package interop,
+# Interop with SIP software from outside the project (package e2e/interop,
 # build tag "interop"): Debian's kamailio as the SIP core behind the gateway
 # and sip-tester (SIPp) as a plain UDP/TCP user agent. Installs them when
 # missing and running as root; otherwise fails naming the packages.
@@ -56,8 +56,8 @@ test-interop:
 			exit 1; \
 		fi; \
 	fi
-	$(GO) vet -tags interop ./interop/
-	$(GO) test -race -count=1 -tags interop ./interop/
+	$(GO) vet -tags interop ./e2e/interop/
+	$(GO) test -race -count=1 -tags interop ./e2e/interop/
 
 # The browser library (webclient/, ES modules) bundled by esbuild into one ES
 # module, static/site/webclient.js (not committed). The pinned npm packages
