@@ -36,7 +36,7 @@ func idle(ctx context.Context, gw *gatewayProc, counts []int, stdout io.Writer) 
 		if err != nil {
 			return err
 		}
-		rss0 := procStatus(gw.cmd.Process.Pid, "VmRSS")
+		rss0 := gw.Status("VmRSS")
 		start := time.Now()
 		conns, err := openIdle(ctx, gw.http, n, byte(1+run))
 		if err != nil {
@@ -45,7 +45,7 @@ func idle(ctx context.Context, gw *gatewayProc, counts []int, stdout io.Writer) 
 		}
 		took := time.Since(start)
 		time.Sleep(time.Second) // let the gateway settle
-		rss1 := procStatus(gw.cmd.Process.Pid, "VmRSS")
+		rss1 := gw.Status("VmRSS")
 		g1, err := goroutines(gw)
 		if err != nil {
 			closeAll(conns)

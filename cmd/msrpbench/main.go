@@ -26,12 +26,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/simplegw/simplegw/cmd/internal/benchkit"
 	"io"
 	"net"
 	"os"
 	"runtime"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -75,17 +75,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	var err error
-	if o.sizes, err = parseInts(sizes); err != nil {
+	if o.sizes, err = benchkit.ParseInts(sizes); err != nil {
 		fmt.Fprintf(stderr, "msrpbench: -sizes: %v\n", err)
 		return 2
 	}
-	if o.windows, err = parseInts(windows); err != nil {
+	if o.windows, err = benchkit.ParseInts(windows); err != nil {
 		fmt.Fprintf(stderr, "msrpbench: -windows: %v\n", err)
 		return 2
 	}
 	o.scenarios = strings.Split(scens, ",")
 	if idleCounts != "" {
-		if o.idle, err = parseInts(idleCounts); err != nil {
+		if o.idle, err = benchkit.ParseInts(idleCounts); err != nil {
 			fmt.Fprintf(stderr, "msrpbench: -idle: %v\n", err)
 			return 2
 		}
@@ -104,18 +104,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
-}
-
-func parseInts(s string) ([]int, error) {
-	var out []int
-	for _, f := range strings.Split(s, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n <= 0 {
-			return nil, fmt.Errorf("%q is not a positive number", f)
-		}
-		out = append(out, n)
-	}
-	return out, nil
 }
 
 // scenario is one kind of row: how the sender and the receiver attach to the gateway.
@@ -182,7 +170,7 @@ func bench(o options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer gw.stop()
+	defer gw.Stop()
 	sink, err := newSink()
 	if err != nil {
 		return err
@@ -222,7 +210,7 @@ func bench(o options, stdout, stderr io.Writer) error {
 					}
 					rates = append(rates, v)
 				}
-				rate, base := median(rates), median(bases)
+				rate, base := benchkit.Median(rates), benchkit.Median(bases)
 				mb := func(rate float64) float64 { return rate * float64(size) / 1e6 }
 				fmt.Fprintf(stdout, "| %s | %d | %d | %.0f | %.1f | %.0f | %.1f | %.2f |\n",
 					name, size, w, rate, mb(rate), base, mb(base), rate/base)
@@ -281,7 +269,7 @@ func transfers(ctx context.Context, o options, gw *gatewayProc, s *sink, sp *spl
 		{"tcp → ws (one chunk, re-chunked by the relay)", all["tcp-ws"], o.transfer, 1},
 		{"tcp → tcp (one chunk)", all["tcp-tcp"], o.transfer, 1},
 	} {
-		before := procStatus(gw.cmd.Process.Pid, "VmRSS")
+		before := gw.Status("VmRSS")
 		stop := make(chan struct{})
 		peak := make(chan int64)
 		go func() {
@@ -294,7 +282,7 @@ func transfers(ctx context.Context, o options, gw *gatewayProc, s *sink, sp *spl
 					peak <- p
 					return
 				case <-t.C:
-					p = max(p, procStatus(gw.cmd.Process.Pid, "VmRSS"))
+					p = max(p, gw.Status("VmRSS"))
 				}
 			}
 		}()
@@ -309,16 +297,6 @@ func transfers(ctx context.Context, o options, gw *gatewayProc, s *sink, sp *spl
 			float64(before)/(1<<20), float64(pk)/(1<<20), float64(pk-before)/(1<<20))
 	}
 	return nil
-}
-
-func median(v []float64) float64 {
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
 }
 
 // measure runs one scenario for d after a short warm-up and returns the messages per second

@@ -29,11 +29,10 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/simplegw/simplegw/cmd/internal/benchkit"
 	"io"
 	"os"
 	"runtime"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -78,7 +77,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	var err error
-	if o.windows, err = parseInts(windows); err != nil {
+	if o.windows, err = benchkit.ParseInts(windows); err != nil {
 		fmt.Fprintf(stderr, "sipbench: -windows: %v\n", err)
 		return 2
 	}
@@ -105,32 +104,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func parseInts(s string) ([]int, error) {
-	var out []int
-	for _, f := range strings.Split(s, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n <= 0 {
-			return nil, fmt.Errorf("%q is not a positive number", f)
-		}
-		out = append(out, n)
-	}
-	return out, nil
-}
-
 func bench(o options, stdout io.Writer) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	gw, err := startGateway(ctx, o.gateway, strings.Fields(o.gwFlags))
+	gw, err := benchkit.StartGateway(ctx, o.gateway, append([]string{"-domain", domain}, strings.Fields(o.gwFlags)...)...)
 	if err != nil {
 		return err
 	}
-	defer gw.stop()
+	defer gw.Stop()
 	rsp, err := startResponder(ctx)
 	if err != nil {
 		return err
 	}
 	defer rsp.stop()
-	ws, err := registerClients(ctx, gw.http, o.clients)
+	ws, err := registerClients(ctx, gw.Addrs["http"], o.clients)
 	if err != nil {
 		return err
 	}
@@ -143,7 +130,7 @@ func bench(o options, stdout io.Writer) error {
 	fmt.Fprintln(stdout, "| path | window | MESSAGE/s | p50 ms | p99 ms | lost/retx | baseline MESSAGE/s | baseline p50 ms | baseline p99 ms | rate ratio | p50 ratio |")
 	fmt.Fprintln(stdout, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, tp := range o.transports {
-		gwAddr, baseAddr := gw.sip, rsp.udp
+		gwAddr, baseAddr := gw.Addrs["sip"], rsp.udp
 		if tp == "tcp" {
 			baseAddr = rsp.tcp
 		}
@@ -174,7 +161,7 @@ func bench(o options, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "\nWebSocket clients received %d requests they could not parse\n", n)
 	}
 	fmt.Fprintf(stdout, "\nMESSAGEs answered by the WebSocket clients: %d; gateway peak RSS: %.1f MiB\n",
-		ws.answered.Load(), float64(gw.peakRSS())/(1<<20))
+		ws.answered.Load(), float64(gw.Status("VmHWM"))/(1<<20))
 	return nil
 }
 
@@ -199,9 +186,9 @@ func summarize(runs []loadResult) summary {
 		s.lost += r.lost
 		s.retx += r.retransmissions
 	}
-	s.rate = median(rates)
-	s.p50 = time.Duration(median(durations(p50s)))
-	s.p99 = time.Duration(median(durations(p99s)))
+	s.rate = benchkit.Median(rates)
+	s.p50 = time.Duration(benchkit.Median(durations(p50s)))
+	s.p99 = time.Duration(benchkit.Median(durations(p99s)))
 	return s
 }
 
@@ -211,17 +198,4 @@ func durations(d []time.Duration) []float64 {
 		out[i] = float64(v)
 	}
 	return out
-}
-
-func median(v []float64) float64 {
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	n := len(s)
-	if n == 0 {
-		return 0
-	}
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
 }

@@ -129,14 +129,6 @@ func TestPercentileAndMedian(t *testing.T) {
 			t.Errorf("percentile(%v) = %v, want %v", tc.p, got, tc.want)
 		}
 	}
-	for _, tc := range []struct {
-		in   []float64
-		want float64
-	}{{[]float64{3, 1, 2}, 2}, {[]float64{4, 1, 3, 2}, 2.5}, {[]float64{7}, 7}, {nil, 0}} {
-		if got := median(tc.in); got != tc.want {
-			t.Errorf("median(%v) = %v, want %v", tc.in, got, tc.want)
-		}
-	}
 }
 
 func TestFlags(t *testing.T) {
