@@ -38,6 +38,32 @@
 //     NOTIFY carrying the RFC 3863 PIDF document on subscribe, on change, on
 //     publication expiry and at subscription end.
 //
+// Admission (embedded mode; RFC 3261 §26.3.2.2, §26.3.2.4, RFC 3428 §11.1).
+// A flow is authenticated when it holds a live registration (with digest
+// configured, a REGISTER that passed the challenge). The edge refuses with
+// 403 instead of challenging, since clients authenticate once, by REGISTER:
+//
+//   - Relaying: a request whose next hop is a preloaded Route other than the
+//     edge's own, or a foreign or numeric Request-URI that is not a local
+//     user's registered contact, is forwarded only from an authenticated
+//     flow; otherwise 403 "Forbidden: relaying requires a registered client".
+//     A 2xx ACK that would relay so is dropped. Requests routed by an edge
+//     flow token toward another flow (in-dialog, RFC 5658) and requests to a
+//     registered contact are not relaying.
+//   - From: a MESSAGE, INVITE, SUBSCRIBE, PUBLISH, OPTIONS or REFER without
+//     a To tag whose From is a user of the local domain is forwarded only
+//     from a flow holding a binding of that very AOR; otherwise 403 "From
+//     does not match the sender's registration". Foreign From URIs are not
+//     checked. Requests the edge serves itself (REGISTER, OPTIONS to the
+//     domain, presence PUBLISH and SUBSCRIBE, which authorize on their own)
+//     are not subject to this rule.
+//
+// Without digest the same rules hold, registration being unauthenticated.
+// Over UDP a flow is a source address, which can be forged. In upstream mode
+// the core applies policy; the edge only keeps clients from bypassing it: a
+// client's preloaded Route other than the edge's own is removed unless it
+// names the core, so the request goes to the core.
+//
 // Ordering: each connection has one reader and one writer goroutine. What
 // arrives on a connection is handled in arrival order on its reader, and a
 // response is handed to sipgo's client transaction and on to the upstream

@@ -132,14 +132,15 @@ func TestMessageWSToUDP(t *testing.T) {
 	alice.expectResponse(500)
 }
 
-// A TCP client (not registered) messages a browser; RFC 3261 §18.2.1 and
+// A registered TCP client messages a browser; RFC 3261 §18.2.1 and
 // RFC 3581: the edge stamps received and rport on the client's Via, and the
 // response returns over the client's connection.
 func TestMessageTCPToWS(t *testing.T) {
 	h := newHarness(t)
 	bob := h.dialWS("bob")
 	bob.register("bob", "bob-pw", 600)
-	sipp := h.dialTCP("sipp")
+	sipp := h.dialTCP("carol")
+	sipp.register("carol", "carol-pw", 600)
 
 	m := sipp.newRequest("MESSAGE", "sip:bob@localhost")
 	m.Via = "SIP/2.0/TCP client.example.com:5999;branch=z9hG4bK" + randHex(8) + ";rport"

@@ -104,6 +104,7 @@ func TestOrderWSToWS(t *testing.T) {
 	var callers []*peer
 	for i := 0; i < orderCallers; i++ {
 		c := h.dialWS(fmt.Sprintf("caller%d", i))
+		c.register(c.name, "", 600) // embedded mode admits registered senders
 		callers = append(callers, c)
 	}
 	answerBackToBack(t, bob, false)
@@ -131,6 +132,7 @@ func TestOrderTCPToWS(t *testing.T) {
 	var callers []*peer
 	for i := 0; i < orderCallers; i++ {
 		c := h.dialWS(fmt.Sprintf("caller%d", i))
+		c.register(c.name, "", 600) // embedded mode admits registered senders
 		callers = append(callers, c)
 	}
 	runCalls(t, callers, "sip:uas@"+ln.Addr().String()+";transport=tcp", orderCallsPerCaller)

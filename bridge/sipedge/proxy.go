@@ -153,8 +153,17 @@ func (e *Edge) route(u *uas) {
 			return
 		}
 		if f != u.in {
+			if !e.admit(u, work, false) {
+				return
+			}
 			e.proxy(u, work, []target{{flow: f, goneCode: 430, goneReason: "Flow Failed"}}, record, false)
 			return
+		}
+	}
+	toCore := e.upstream != nil && !e.fromUpstream(u.in)
+	if r := work.Route(); toCore && r != nil && !e.namesUpstream(&r.Address) {
+		// A preloaded Route must not lead around the core: drop it.
+		for work.Route() != nil && work.RemoveHeader("Route") {
 		}
 	}
 	if r := work.Route(); r != nil {
@@ -163,12 +172,15 @@ func (e *Edge) route(u *uas) {
 			u.respond(480, reasonPhrase("Temporarily Unavailable: next hop "+err.Error()))
 			return
 		}
+		if !e.admit(u, work, true) {
+			return
+		}
 		e.proxy(u, work, []target{{hop: hop}}, record, false)
 		return
 	}
 	ruri := &work.Recipient
 	local := e.isLocal(ruri)
-	if e.upstream != nil && !e.fromUpstream(u.in) {
+	if toCore {
 		if local && ruri.User == "" && work.Method == sip.OPTIONS {
 			e.answerOptions(u)
 			return
@@ -193,6 +205,9 @@ func (e *Edge) route(u *uas) {
 		// A browser's contact (RFC 7118 §5): reachable only through the
 		// connection it registered from.
 		if f := e.reg.flowForContact(ruri); f != nil {
+			if !e.admit(u, work, false) {
+				return
+			}
 			e.proxy(u, work, []target{{flow: f, goneCode: 430, goneReason: "Flow Failed"}}, record, false)
 			return
 		}
@@ -202,6 +217,9 @@ func (e *Edge) route(u *uas) {
 	hop, err := hopFromURI(ruri)
 	if err != nil {
 		u.respond(416, reasonPhrase("Unsupported URI Scheme: "+err.Error()))
+		return
+	}
+	if !e.admit(u, work, e.relayTarget(ruri)) {
 		return
 	}
 	e.proxy(u, work, []target{{hop: hop}}, record, false)
@@ -234,6 +252,9 @@ func (e *Edge) handleLocal(u *uas, work *sip.Request) {
 	targets := e.reg.targets(e.aorKey(work.Recipient.User))
 	if len(targets) == 0 {
 		u.respond(480, "Temporarily Unavailable")
+		return
+	}
+	if !e.admit(u, work, false) {
 		return
 	}
 	record := dialogForming(work.Method) && !work.To().Params.Has("tag")
@@ -302,15 +323,27 @@ func (e *Edge) handleAck(in *flow, req *sip.Request) {
 	var hop *nextHop
 	if f == nil {
 		ruri := &work.Recipient
+		toCore := e.upstream != nil && !e.fromUpstream(in)
+		if r := work.Route(); toCore && r != nil && !e.namesUpstream(&r.Address) {
+			for work.Route() != nil && work.RemoveHeader("Route") {
+			}
+		}
+		// Embedded mode: only a registered client's ACK may leave for a
+		// foreign next hop (no open relay; see admit).
+		mayRelay := e.upstream != nil || e.reg.registered(in)
 		switch {
 		case work.Route() != nil:
-			hop, _ = hopFromURI(&work.Route().Address)
-		case e.upstream != nil && !e.fromUpstream(in):
+			if mayRelay {
+				hop, _ = hopFromURI(&work.Route().Address)
+			}
+		case toCore:
 			hop = e.upstream
 		case isInvalidHost(ruri.Host):
 			f = e.reg.flowForContact(ruri)
 		case !e.isLocal(ruri):
-			hop, _ = hopFromURI(ruri)
+			if mayRelay || !e.relayTarget(ruri) {
+				hop, _ = hopFromURI(ruri)
+			}
 		}
 		if f == nil && hop == nil {
 			e.log.Debug("ACK dropped: no route", "ruri", ruri.String())

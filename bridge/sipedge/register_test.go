@@ -174,6 +174,7 @@ func TestRegisterTCPClientAndExpiry(t *testing.T) {
 	carol := h.dialTCP("carol")
 	carol.register("carol", "carol-pw", 1)
 	alice := h.dialWS("alice")
+	alice.register("alice", "alice-pw", 600)
 	select {
 	case aor := <-expired:
 		if aor != "sip:carol@localhost" {

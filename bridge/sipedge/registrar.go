@@ -374,6 +374,23 @@ func (r *registrar) hasBinding(aor string, f *flow) bool {
 	return false
 }
 
+// registered reports whether f holds a live binding of any address-of-record:
+// the flow belongs to a client that registered (and so authenticated, when
+// digest is configured) over it.
+func (r *registrar) registered(f *flow) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := time.Now()
+	for _, m := range r.aors {
+		for _, b := range m {
+			if b.flow.same(f) && now.Before(b.expires) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // flowClosed removes the bindings reached over a closed connection: the
 // contact can no longer be reached (RFC 5626 §7 lets the registrar drop a
 // binding whose flow failed).

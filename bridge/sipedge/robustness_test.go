@@ -192,6 +192,7 @@ func TestAckOfAcceptedInviteForwarded(t *testing.T) {
 func TestAckMaxForwardsZeroDropped(t *testing.T) {
 	h := newHarness(t)
 	alice := h.dialWS("alice")
+	alice.register("alice", "alice-pw", 600) // only registered clients relay
 	carol := h.dialUDP("carol")
 	send := func(mf int) *out {
 		o := alice.newRequest("ACK", "sip:carol@"+carol.viaHost)
@@ -246,6 +247,7 @@ func TestContactOfAnotherConnectionRefused(t *testing.T) {
 		t.Fatalf("refresh: got %d, want 200", res.StatusCode)
 	}
 	carol := h.dialUDP("carol")
+	carol.register("carol", "carol-pw", 600) // her From is a local AOR
 	for i := range 5 {
 		o := carol.newRequest("MESSAGE", alice.contact)
 		o.Body = fmt.Sprint(i)
