@@ -199,7 +199,9 @@ func (p *presence) publish(u *uas) {
 			}
 			p.seq++
 			p.mu.Unlock()
-			u.respond(200, "OK", sip.NewHeader("Expires", "0"))
+			// RFC 3903 §6 step 6: the 200 carries a new entity-tag even though no state
+			// remains for it to name.
+			u.respond(200, "OK", sip.NewHeader("SIP-ETag", newETag()), sip.NewHeader("Expires", "0"))
 			p.notifyAll(aor)
 			return
 		}

@@ -113,7 +113,11 @@ func TestPresence(t *testing.T) {
 	rm := alice.newRequest("PUBLISH", "sip:alice@localhost")
 	rm.Headers = append(rm.Headers, "Event: presence", "SIP-If-Match: "+etag4, "Expires: 0")
 	alice.send(rm.String())
-	alice.expectResponse(200)
+	// RFC 3903 §6 step 6: every 200 to PUBLISH carries a new entity-tag and Expires.
+	if res := alice.expectResponse(200); headerValue(res, "SIP-ETag") == "" || headerValue(res, "SIP-ETag") == etag4 ||
+		headerValue(res, "Expires") != "0" {
+		t.Fatalf("200 to the removal: SIP-ETag %q Expires %q", headerValue(res, "SIP-ETag"), headerValue(res, "Expires"))
+	}
 	n = expectNotify(t, bob)
 	if !strings.Contains(string(n.Body()), "closed") {
 		t.Fatalf("NOTIFY after removal %q", n.Body())
