@@ -174,3 +174,31 @@ func TestPolicyRouteToCore(t *testing.T) {
 		t.Fatal("the core's Route was removed")
 	}
 }
+
+// The UDP reader serves every UDP client: an ACK whose next hop needs a DNS lookup must not
+// hold it up (the lookup runs elsewhere).
+func TestAckResolveDoesNotBlockUDPReader(t *testing.T) {
+	h := newHarness(t)
+	release := make(chan struct{})
+	defer close(release)
+	entered := make(chan struct{}, 1)
+	h.e.hopFilter = func(hop *nextHop) error {
+		if hop.host == "slow.example" {
+			select {
+			case entered <- struct{}{}:
+			default:
+			}
+			<-release // stands for a DNS lookup that takes seconds
+		}
+		return nil
+	}
+	a := h.dialUDP("alice")
+	a.register("alice", "alice-pw", 600) // a registered client may send toward foreign hosts
+	b := h.dialUDP("bob")
+	ack := a.newRequest("ACK", "sip:x@slow.example")
+	ack.To += ";tag=x"
+	a.send(ack.String())
+	<-entered
+	b.send(b.newRequest("OPTIONS", "sip:localhost").String())
+	b.expectResponse(200)
+}

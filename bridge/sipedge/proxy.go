@@ -360,16 +360,19 @@ func (e *Edge) handleAck(in *flow, req *sip.Request) {
 		send(f)
 		return
 	}
-	if pf := e.pooled(hop); pf != nil || hop.transport == "UDP" {
-		if pf == nil {
-			var err error
-			if pf, err = e.flowTo(hop); err != nil {
-				return
-			}
-		}
+	if pf := e.pooled(hop); pf != nil {
 		send(pf)
 		return
 	}
+	if _, err := netip.ParseAddr(hop.host); err == nil && hop.transport == "UDP" {
+		// A numeric UDP hop needs neither a lookup nor a dial: send from here, in order.
+		if pf, err := e.flowTo(hop); err == nil {
+			send(pf)
+		}
+		return
+	}
+	// A name to resolve or a connection to dial must never hold up this reader (for UDP
+	// it is the only one, serving every client).
 	e.goSafe("dial ACK next hop", func() {
 		if f, err := e.flowTo(hop); err == nil {
 			send(f)
