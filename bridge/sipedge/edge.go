@@ -39,6 +39,10 @@ type Config struct {
 	TLSConfig *tls.Config
 	// Logger receives the edge's logs. Nil discards them.
 	Logger *slog.Logger
+
+	// hopFilter is set by tests only; New copies it to Edge.hopFilter before the edge
+	// serves anything.
+	hopFilter func(*nextHop) error
 }
 
 // Edge is the SIP edge proxy with its embedded registrar and presence server.
@@ -114,6 +118,7 @@ func New(cfg Config) (*Edge, error) {
 		serverTx:   make(map[string]*sip.ServerTx),
 		clientTx:   make(map[string]*clientTxn),
 		proxies:    make(map[string]*proxyCtx),
+		hopFilter:  cfg.hopFilter,
 	}
 	e.parser.MaxMessageLength = maxMessageSize
 	if cfg.Upstream != "" {

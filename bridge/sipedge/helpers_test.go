@@ -50,6 +50,9 @@ type harnessOpt func(*Config)
 func withUpstream(u string) harnessOpt { return func(c *Config) { c.Upstream = u } }
 func withoutAuth() harnessOpt          { return func(c *Config) { c.Digest = nil } }
 
+// withHopFilter installs a next-hop filter before the edge starts serving.
+func withHopFilter(f func(*nextHop) error) harnessOpt { return func(c *Config) { c.hopFilter = f } }
+
 func newHarness(t *testing.T, opts ...harnessOpt) *harness {
 	t.Helper()
 	h := &harness{t: t, users: map[string]string{

@@ -178,11 +178,10 @@ func TestPolicyRouteToCore(t *testing.T) {
 // The UDP reader serves every UDP client: an ACK whose next hop needs a DNS lookup must not
 // hold it up (the lookup runs elsewhere).
 func TestAckResolveDoesNotBlockUDPReader(t *testing.T) {
-	h := newHarness(t)
 	release := make(chan struct{})
 	defer close(release)
 	entered := make(chan struct{}, 1)
-	h.e.hopFilter = func(hop *nextHop) error {
+	h := newHarness(t, withHopFilter(func(hop *nextHop) error {
 		if hop.host == "slow.example" {
 			select {
 			case entered <- struct{}{}:
@@ -191,7 +190,7 @@ func TestAckResolveDoesNotBlockUDPReader(t *testing.T) {
 			<-release // stands for a DNS lookup that takes seconds
 		}
 		return nil
-	}
+	}))
 	a := h.dialUDP("alice")
 	a.register("alice", "alice-pw", 600) // a registered client may send toward foreign hosts
 	b := h.dialUDP("bob")
