@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"strconv"
 )
 
 // DefaultPieceSize is the largest body piece a [Reader] hands out by default.
@@ -150,7 +151,7 @@ func (r *Reader) header() (Part, error) {
 			continue
 		}
 		if len(r.head)+len(line) > r.maxHeader {
-			return Part{}, &framingError{"header section larger than " + itoa(r.maxHeader) + " bytes"}
+			return Part{}, &framingError{"header section larger than " + strconv.Itoa(r.maxHeader) + " bytes"}
 		}
 		isEnd := len(line) == 8+len(sl.tid) && bytes.HasPrefix(line, []byte("-------")) &&
 			string(line[7:len(line)-1]) == sl.tid && isFlag(line[len(line)-1])
@@ -277,17 +278,4 @@ func (r *Reader) final(m *Message, buf []byte, bodyLen, consumed int, flag byte)
 		}
 	}
 	return p, nil
-}
-
-func itoa(n int) string {
-	var b [20]byte
-	i := len(b)
-	for {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-		if n == 0 {
-			return string(b[i:])
-		}
-	}
 }

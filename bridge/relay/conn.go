@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -213,27 +214,7 @@ func (c *conn) serveWebSocket(ctx context.Context) {
 		if err != nil {
 			return
 		}
-		bp := getBuf()
-		*bp, err = readAll(*bp, rd)
-		if err != nil {
-			putBuf(bp)
-			return
-		}
-		m, perr := msrp.Parse(*bp)
-		if perr != nil {
-			var pe *msrp.ParseError
-			if errors.As(perr, &pe) {
-				c.rejectMalformed(pe)
-				putBuf(bp)
-				continue
-			}
-			putBuf(bp)
-			err = &closeError{code: websocket.StatusProtocolError, msg: "not an MSRP message: " + perr.Error()}
-			return
-		}
-		err = c.guard(msrp.Part{Message: m, Body: m.Body, Final: true})
-		putBuf(bp)
-		if err != nil {
+		if err = c.handleWSMessage(rd); err != nil {
 			return
 		}
 		if c.isClosed() {
@@ -242,20 +223,32 @@ func (c *conn) serveWebSocket(ctx context.Context) {
 	}
 }
 
-func readAll(b []byte, r io.Reader) ([]byte, error) {
-	for {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
+var readPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// handleWSMessage reads one WebSocket message from rd and handles the MSRP chunk it holds.
+// A malformed but framed message is answered and reading goes on; anything that is not MSRP
+// at all ends the connection with 1002 and a reason.
+func (c *conn) handleWSMessage(rd io.Reader) error {
+	buf := readPool.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= 4<<20 {
+			buf.Reset()
+			readPool.Put(buf)
 		}
-		n, err := r.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if err == io.EOF {
-			return b, nil
-		}
-		if err != nil {
-			return b, err
-		}
+	}()
+	if _, err := buf.ReadFrom(rd); err != nil {
+		return err
 	}
+	m, err := msrp.Parse(buf.Bytes())
+	if err != nil {
+		var pe *msrp.ParseError
+		if errors.As(err, &pe) {
+			c.rejectMalformed(pe)
+			return nil
+		}
+		return &closeError{code: websocket.StatusProtocolError, msg: "not an MSRP message: " + err.Error()}
+	}
+	return c.guard(msrp.Part{Message: m, Body: m.Body, Final: true})
 }
 
 // write sends one message on c: m's head, body, and the end-line with flag. It is safe for

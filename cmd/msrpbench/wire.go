@@ -1,9 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
-	"io"
 	"net"
 	"strconv"
 	"sync"
@@ -26,7 +26,7 @@ type wire interface {
 
 type wsWire struct {
 	ws  *websocket.Conn
-	buf []byte
+	buf bytes.Buffer // the last message read, reused
 }
 
 func dialWS(ctx context.Context, httpAddr string) (*wsWire, error) {
@@ -35,7 +35,7 @@ func dialWS(ctx context.Context, httpAddr string) (*wsWire, error) {
 		return nil, err
 	}
 	ws.SetReadLimit(4 << 20)
-	return &wsWire{ws: ws, buf: make([]byte, 0, 8<<10)}, nil
+	return &wsWire{ws: ws}, nil
 }
 
 func (w *wsWire) write(b []byte) error {
@@ -47,22 +47,11 @@ func (w *wsWire) next() (*msrp.Message, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	b := w.buf[:0]
-	for {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-		n, err := r.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, 0, err
-		}
+	w.buf.Reset()
+	if _, err := w.buf.ReadFrom(r); err != nil {
+		return nil, 0, err
 	}
-	w.buf = b
-	m, err := msrp.Parse(b)
+	m, err := msrp.Parse(w.buf.Bytes())
 	if err != nil {
 		return nil, 0, err
 	}
