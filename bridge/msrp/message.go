@@ -75,6 +75,11 @@ type Status struct {
 // A request has Method set; a response has Method empty and Code set. ToPath and FromPath are
 // required in both. Body is nil for a bodiless message; a message with a body (even an empty
 // one) must have ContentType (RFC 4975 §7.1).
+//
+// A Message from [Parse] or a [Reader] is allocated with the storage of its paths, Fields,
+// ByteRange and Status, and its strings are substrings of one copy of its header section:
+// holding on to any of them (a URI of its From-Path, say) keeps that memory alive, at most
+// about a kilobyte plus the header section.
 type Message struct {
 	TransactionID string
 	Method        string // request method; "" for a response
@@ -259,12 +264,13 @@ func (m *Message) Append(b []byte) []byte {
 // Bytes returns the encoded message.
 func (m *Message) Bytes() []byte { return m.Append(nil) }
 
+// appendPath appends path as FormatPath formats it, without building each URI's string.
 func appendPath(b []byte, path []URI) []byte {
-	for i, u := range path {
+	for i := range path {
 		if i > 0 {
 			b = append(b, ' ')
 		}
-		b = append(b, u.String()...)
+		b = path[i].appendTo(b)
 	}
 	return b
 }
@@ -329,12 +335,21 @@ func NewResponse(req *Message, code int, comment string, from URI) *Message {
 	if req.Method == MethodSEND && len(to) > 1 {
 		to = to[:1]
 	}
-	return &Message{
+	// One allocation holds the response and its From-Path.
+	r := &response{from: [1]URI{from}}
+	r.m = Message{
 		TransactionID: req.TransactionID,
 		Code:          code,
 		Comment:       comment,
 		ToPath:        to,
-		FromPath:      []URI{from},
+		FromPath:      r.from[:],
 		Flag:          FlagEnd,
 	}
+	return &r.m
+}
+
+// response is a Message built by NewResponse together with the array its From-Path uses.
+type response struct {
+	m    Message
+	from [1]URI
 }

@@ -49,10 +49,13 @@ type framingError struct{ reason string }
 func (e *framingError) Error() string { return "msrp: " + e.reason }
 func (e *framingError) Unwrap() error { return ErrFraming }
 
-// startLine is the parsed first line of a message.
+// startLine is the parsed first line of a message, kept as offsets into the line so that its
+// strings can be cut later from the one string copy of the whole header section.
 type startLine struct {
-	tid, method, comment string
-	code                 int
+	tidEnd int    // the transaction id is line[5:tidEnd]
+	end    int    // length of the line without its CRLF
+	code   int    // a response's status code (100-999); 0 for a request
+	method string // a request's method when this package names it; "" for an extension method
 }
 
 // parseStartLine parses req-start or resp-start (RFC 4975 §9) without the CRLF.
@@ -70,33 +73,49 @@ func parseStartLine(line []byte) (startLine, error) {
 	if !validTransactionID(tid) {
 		return sl, &framingError{"bad transaction id " + strconv.Quote(string(tid))}
 	}
-	sl.tid = string(tid)
+	sl.tidEnd, sl.end = 5+sp, len(line)
 	rest = rest[sp+1:]
 	if len(rest) >= 3 && isDigit(rest[0]) {
 		if len(rest) > 3 && rest[3] != ' ' || !isDigit(rest[1]) || !isDigit(rest[2]) {
-			return sl, &ParseError{TransactionID: sl.tid, Code: 400, Reason: "bad status code"}
+			return sl, &ParseError{TransactionID: string(tid), Code: 400, Reason: "bad status code"}
 		}
 		sl.code = int(rest[0]-'0')*100 + int(rest[1]-'0')*10 + int(rest[2]-'0')
 		if sl.code < 100 {
-			return sl, &ParseError{TransactionID: sl.tid, Code: 400, Reason: "bad status code"}
-		}
-		if len(rest) > 4 {
-			sl.comment = string(rest[4:])
+			return sl, &ParseError{TransactionID: string(tid), Code: 400, Reason: "bad status code"}
 		}
 		return sl, nil
 	}
 	if len(rest) == 0 {
-		return sl, &ParseError{TransactionID: sl.tid, Code: 400, Reason: "empty method"}
+		return sl, &ParseError{TransactionID: string(tid), Code: 400, Reason: "empty method"}
 	}
 	for _, c := range rest {
 		if c < 'A' || c > 'Z' {
-			return sl, &ParseError{TransactionID: sl.tid, Code: 400, Reason: "bad method " + strconv.Quote(string(rest))}
+			return sl, &ParseError{TransactionID: string(tid), Code: 400, Reason: "bad method " + strconv.Quote(string(rest))}
 		}
 	}
 	sl.method = internMethod(rest)
 	return sl, nil
 }
 
+// fill sets m's transaction id, method or status code, and comment. head is the string copy
+// of the header section, which begins with the start line sl was parsed from.
+func (sl startLine) fill(m *Message, head string) {
+	m.TransactionID = head[5:sl.tidEnd]
+	rest := head[sl.tidEnd+1 : sl.end]
+	switch {
+	case sl.code != 0:
+		m.Code = sl.code
+		if len(rest) > 4 {
+			m.Comment = rest[4:]
+		}
+	case sl.method != "":
+		m.Method = sl.method
+	default:
+		m.Method = rest
+	}
+}
+
+// internMethod returns the constant for a method this package names, "" for any other.
 func internMethod(b []byte) string {
 	switch string(b) {
 	case MethodSEND:
@@ -106,16 +125,17 @@ func internMethod(b []byte) string {
 	case MethodAUTH:
 		return MethodAUTH
 	}
-	return string(b)
+	return ""
 }
 
-// validTransactionID implements ident = ALPHANUM 3*31ident-char (RFC 4975 §9).
-func validTransactionID(b []byte) bool {
-	if len(b) < 4 || len(b) > 32 || !isAlnumByte(b[0]) {
+// validTransactionID implements ident = ALPHANUM 3*31ident-char (RFC 4975 §9), the syntax of
+// transaction ids and Message-IDs.
+func validTransactionID[T string | []byte](b T) bool {
+	if len(b) < 4 || len(b) > 32 || charClass[b[0]]&cAlnum == 0 {
 		return false
 	}
-	for _, c := range b[1:] {
-		if !isAlnumByte(c) && c != '.' && c != '-' && c != '+' && c != '%' && c != '=' {
+	for i := 1; i < len(b); i++ {
+		if charClass[b[i]]&cIdent == 0 {
 			return false
 		}
 	}
@@ -124,109 +144,235 @@ func validTransactionID(b []byte) bool {
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
-// parseFields parses the header lines of a message (each without its CRLF) into m.
-func parseFields(m *Message, lines [][]byte) error {
-	bad := func(why string) error {
-		pe := &ParseError{TransactionID: m.TransactionID, Method: m.Method, Code: 400, Reason: why,
-			ToPath: m.ToPath, FromPath: m.FromPath, FailureReport: m.FailureReport}
-		// Find the paths even when the bad line came before them.
-		for _, line := range lines {
-			name, value, ok := bytes.Cut(line, []byte(":"))
-			if !ok {
-				continue
-			}
-			v := string(bytes.TrimLeft(value, " \t"))
-			switch {
-			case pe.ToPath == nil && equalFold(name, "To-Path"):
-				pe.ToPath, _ = ParsePath(v)
-			case pe.FromPath == nil && equalFold(name, "From-Path"):
-				pe.FromPath, _ = ParsePath(v)
-			case equalFold(name, "Failure-Report"):
-				pe.FailureReport = v
-			}
+// block is a parsed message together with the storage its paths, ByteRange and Status use, so
+// that parsing a message allocates twice: once for the block, once for the string copy of its
+// header section, of which every string of the message is a substring. (Fields, rare on the
+// relay's path, take one more allocation when present.) The block lives as long as anything
+// points into it.
+type block struct {
+	m    Message
+	uris [4]URI // To-Path and From-Path, when they fit: enough for RFC 7977 §8.3's SEND
+	nuri int    // uris in use
+	br   ByteRange
+	st   Status
+}
+
+// decodeHead parses head, the start line and the header lines of a message, each line ending
+// in CRLF; sl is the parsed start line and n the number of header lines.
+func decodeHead(head string, sl startLine, n int) (*block, error) {
+	b := new(block)
+	sl.fill(&b.m, head)
+	return b, b.parseFields(head[sl.end+2:], n)
+}
+
+// path parses a To-Path or From-Path value into the block's URI array when there is room.
+func (b *block) path(s string) ([]URI, error) {
+	n, more, err := parsePathInto(b.uris[b.nuri:], s)
+	switch {
+	case err != nil:
+		return nil, err
+	case more:
+		return parseLongPath(s)
+	case n == 0:
+		return nil, uriError(s, "empty path")
+	}
+	dst := b.uris[b.nuri : b.nuri+n : b.nuri+n]
+	b.nuri += n
+	return dst, nil
+}
+
+// Header fields that Message has fields of its own for.
+const (
+	hOther = iota
+	hToPath
+	hFromPath
+	hMessageID
+	hByteRange
+	hSuccessReport
+	hFailureReport
+	hStatus
+	hContentType
+)
+
+// headerOf classifies a header name (case-insensitive, RFC 4975 §9).
+func headerOf(name string) int {
+	switch len(name) {
+	case 6:
+		if equalFold(name, "Status") {
+			return hStatus
 		}
-		return pe
+	case 7:
+		if equalFold(name, "To-Path") {
+			return hToPath
+		}
+	case 9:
+		if equalFold(name, "From-Path") {
+			return hFromPath
+		}
+	case 10:
+		if equalFold(name, "Message-ID") {
+			return hMessageID
+		}
+		if equalFold(name, "Byte-Range") {
+			return hByteRange
+		}
+	case 12:
+		if equalFold(name, "Content-Type") {
+			return hContentType
+		}
+	case 14:
+		if equalFold(name, "Failure-Report") {
+			return hFailureReport
+		}
+		if equalFold(name, "Success-Report") {
+			return hSuccessReport
+		}
 	}
-	if len(lines) > maxFields {
-		return bad("too many header fields")
+	return hOther
+}
+
+// nextLine returns the first line of lines without its CRLF, and the lines after it.
+func nextLine(lines string) (line, rest string) {
+	i := strings.Index(lines, "\r\n")
+	if i < 0 {
+		return lines, ""
 	}
-	for _, line := range lines {
-		colon := bytes.IndexByte(line, ':')
+	return lines[:i], lines[i+2:]
+}
+
+// trimSpace removes the white space (SP, HTAB) that may follow a header's colon.
+func trimSpace(s string) string {
+	for s != "" && (s[0] == ' ' || s[0] == '\t') {
+		s = s[1:]
+	}
+	return s
+}
+
+// parseFields parses n header lines (each ending in CRLF) into the block's message.
+func (b *block) parseFields(lines string, n int) error {
+	m := &b.m
+	all := lines
+	if n > maxFields {
+		return b.bad(all, "too many header fields")
+	}
+	for i := 0; lines != ""; i++ {
+		var line string
+		line, lines = nextLine(lines)
+		colon := strings.IndexByte(line, ':')
 		if colon <= 0 {
-			return bad("header line without a name: " + strconv.Quote(trim(line)))
+			return b.bad(all, "header line without a name: "+strconv.Quote(trim(line)))
 		}
 		name := line[:colon]
-		if !isAlnumByte(name[0]) || !isToken(string(name)) {
-			return bad("bad header name " + strconv.Quote(trim(name)))
+		if !isAlnumByte(name[0]) || !isToken(name) {
+			return b.bad(all, "bad header name "+strconv.Quote(trim(name)))
 		}
-		value := string(bytes.TrimLeft(line[colon+1:], " \t"))
+		value := trimSpace(line[colon+1:])
 		for i := 0; i < len(value); i++ {
-			if c := value[i]; c < 0x20 && c != '\t' || c == 0x7f {
-				return bad("control character in header " + string(name))
+			if charClass[value[i]]&cCtl != 0 {
+				return b.bad(all, "control character in header "+name)
 			}
 		}
 		var err error
-		switch {
-		case equalFold(name, "To-Path"):
+		switch headerOf(name) {
+		case hToPath:
 			if m.ToPath != nil {
-				return bad("duplicate To-Path")
+				return b.bad(all, "duplicate To-Path")
 			}
-			m.ToPath, err = ParsePath(value)
-		case equalFold(name, "From-Path"):
+			m.ToPath, err = b.path(value)
+		case hFromPath:
 			if m.FromPath != nil {
-				return bad("duplicate From-Path")
+				return b.bad(all, "duplicate From-Path")
 			}
-			m.FromPath, err = ParsePath(value)
-		case equalFold(name, "Message-ID"):
-			if !validTransactionID([]byte(value)) {
-				return bad("bad Message-ID")
+			m.FromPath, err = b.path(value)
+		case hMessageID:
+			if !validTransactionID(value) {
+				return b.bad(all, "bad Message-ID")
 			}
 			m.MessageID = value
-		case equalFold(name, "Byte-Range"):
-			var r ByteRange
-			r, err = parseByteRange(value)
-			m.ByteRange = &r
-		case equalFold(name, "Success-Report"):
-			if value != ReportYes && value != ReportNo {
-				return bad("Success-Report must be yes or no")
+		case hByteRange:
+			b.br, err = parseByteRange(value)
+			m.ByteRange = &b.br
+		case hSuccessReport:
+			// The constants rather than substrings of the header section.
+			switch value {
+			case ReportYes:
+				m.SuccessReport = ReportYes
+			case ReportNo:
+				m.SuccessReport = ReportNo
+			default:
+				return b.bad(all, "Success-Report must be yes or no")
 			}
-			m.SuccessReport = value
-		case equalFold(name, "Failure-Report"):
-			if value != ReportYes && value != ReportNo && value != ReportPartial {
-				return bad("Failure-Report must be yes, no or partial")
+		case hFailureReport:
+			switch value {
+			case ReportYes:
+				m.FailureReport = ReportYes
+			case ReportNo:
+				m.FailureReport = ReportNo
+			case ReportPartial:
+				m.FailureReport = ReportPartial
+			default:
+				return b.bad(all, "Failure-Report must be yes, no or partial")
 			}
-			m.FailureReport = value
-		case equalFold(name, "Status"):
-			var s Status
-			s, err = parseStatus(value)
-			m.Status = &s
-		case equalFold(name, "Content-Type"):
+		case hStatus:
+			b.st, err = parseStatus(value)
+			m.Status = &b.st
+		case hContentType:
 			if value == "" || strings.IndexByte(value, '/') <= 0 {
-				return bad("bad Content-Type")
+				return b.bad(all, "bad Content-Type")
 			}
 			m.ContentType = value
 		default:
-			m.Fields = append(m.Fields, Field{Name: string(name), Value: value})
+			if m.Fields == nil {
+				m.Fields = make([]Field, 0, max(n-i, 1)) // room for every line left
+			}
+			m.Fields = append(m.Fields, Field{Name: name, Value: value})
 		}
 		if err != nil {
-			return bad(err.Error())
+			return b.bad(all, err.Error())
 		}
 	}
 	if m.ToPath == nil || m.FromPath == nil {
-		return bad("To-Path and From-Path are required")
+		return b.bad(all, "To-Path and From-Path are required")
 	}
 	return nil
 }
 
-func trim(b []byte) string {
-	if len(b) > 40 {
-		b = b[:40]
+// bad returns the ParseError for the block's message, with the paths and Failure-Report found
+// in its header lines even when the bad line came before them.
+func (b *block) bad(lines, why string) error {
+	m := &b.m
+	pe := &ParseError{TransactionID: m.TransactionID, Method: m.Method, Code: 400, Reason: why,
+		ToPath: m.ToPath, FromPath: m.FromPath, FailureReport: m.FailureReport}
+	for lines != "" {
+		var line string
+		line, lines = nextLine(lines)
+		name, value, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		v := trimSpace(value)
+		switch {
+		case pe.ToPath == nil && equalFold(name, "To-Path"):
+			pe.ToPath, _ = ParsePath(v)
+		case pe.FromPath == nil && equalFold(name, "From-Path"):
+			pe.FromPath, _ = ParsePath(v)
+		case equalFold(name, "Failure-Report"):
+			pe.FailureReport = v
+		}
 	}
-	return string(b)
+	return pe
 }
 
-func equalFold(b []byte, s string) bool {
-	return len(b) == len(s) && (string(b) == s || strings.EqualFold(string(b), s))
+// trim shortens s for an error message.
+func trim(s string) string {
+	if len(s) > 40 {
+		s = s[:40]
+	}
+	return s
+}
+
+func equalFold(a, b string) bool {
+	return len(a) == len(b) && (a == b || strings.EqualFold(a, b))
 }
 
 func parseByteRange(v string) (ByteRange, error) {
@@ -284,7 +430,8 @@ func parseStatus(v string) (Status, error) {
 }
 
 // Parse parses exactly one message from b, as carried in one WebSocket message (RFC 7977
-// §5.1). m.Body aliases b. Text and binary WebSocket frames are parsed alike (RFC 7977 §4.2).
+// §5.1). m.Body aliases b; every other field is a copy, so it stays valid when b is reused.
+// Text and binary WebSocket frames are parsed alike (RFC 7977 §4.2).
 //
 // A message that is unreadable from its first line returns an error wrapping [ErrFraming];
 // one whose transaction id was read returns a [*ParseError] so that it can be answered.
@@ -301,15 +448,18 @@ func parse(b []byte, maxHeader int) (*Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Message{TransactionID: sl.tid, Method: sl.method, Code: sl.code, Comment: sl.comment}
-	bad := m.errorf
-	endMark := make([]byte, 0, 9+len(sl.tid))
-	endMark = append(append(endMark, "-------"...), sl.tid...)
-	var lines [][]byte
+	tid := b[5:sl.tidEnd]
+	// early reports an error found before the header fields are parsed.
+	early := func(code int, reason string) error {
+		var m Message
+		sl.fill(&m, string(b[:eol]))
+		return m.errorf(code, reason)
+	}
+	n := 0 // header lines
 	pos := eol + 2
 	for {
 		if pos > maxHeader {
-			return nil, bad(400, "header section too large")
+			return nil, early(400, "header section too large")
 		}
 		eol := bytes.Index(b[pos:], crlf)
 		if eol < 0 {
@@ -318,46 +468,50 @@ func parse(b []byte, maxHeader int) (*Message, error) {
 		}
 		line := b[pos : pos+eol]
 		next := pos + eol + 2
-		if bytes.HasPrefix(line, endMark) {
-			if len(line) != len(endMark)+1 || !isFlag(line[len(line)-1]) || next < len(b) {
-				return nil, bad(400, "bad end-line")
+		if hasEndMark(line, tid) {
+			if len(line) != 8+len(tid) || !isFlag(line[len(line)-1]) || next < len(b) {
+				return nil, early(400, "bad end-line")
 			}
+			blk, err := decodeHead(string(b[:pos]), sl, n)
+			m := &blk.m
 			m.Flag = line[len(line)-1]
-			if err := parseFields(m, lines); err != nil {
+			if err != nil {
 				return nil, err
 			}
 			if m.ContentType != "" {
-				return nil, bad(400, "Content-Type without a body")
+				return nil, m.errorf(400, "Content-Type without a body")
 			}
 			return m, finish(m)
 		}
 		if len(line) == 0 {
 			if next > len(b) {
-				return nil, bad(400, "no end-line")
+				return nil, early(400, "no end-line")
 			}
-			pos = next
 			break
 		}
-		lines = append(lines, line)
+		n++
 		pos = next
 		if pos >= len(b) {
-			return nil, bad(400, "no end-line")
+			return nil, early(400, "no end-line")
 		}
 	}
-	if err := parseFields(m, lines); err != nil {
+	blk, err := decodeHead(string(b[:pos]), sl, n)
+	if err != nil {
 		return nil, err
 	}
+	m := &blk.m
 	// The body runs to the end-line, which must end the WebSocket message.
-	body := b[pos:]
+	body := b[pos+2:]
 	body = bytes.TrimSuffix(body, crlf)
-	if len(body) < len(endMark)+1 || !isFlag(body[len(body)-1]) || !bytes.HasSuffix(body[:len(body)-1], endMark) {
-		return nil, bad(400, "message does not end with its end-line")
+	k := 7 + len(tid) // "-------" tid
+	if len(body) < k+1 || !isFlag(body[len(body)-1]) || !hasEndMark(body[len(body)-1-k:len(body)-1], tid) {
+		return nil, m.errorf(400, "message does not end with its end-line")
 	}
 	m.Flag = body[len(body)-1]
-	body = body[:len(body)-1-len(endMark)]
+	body = body[:len(body)-1-k]
 	if !bytes.HasSuffix(body, crlf) {
 		if len(body) != 0 {
-			return nil, bad(400, "no CRLF before the end-line")
+			return nil, m.errorf(400, "no CRLF before the end-line")
 		}
 	} else {
 		body = body[:len(body)-2]
@@ -365,12 +519,17 @@ func parse(b []byte, maxHeader int) (*Message, error) {
 	m.Body = body
 	m.HasBody = true
 	if m.ContentType == "" {
-		return nil, bad(400, "body without Content-Type")
+		return nil, m.errorf(400, "body without Content-Type")
 	}
 	if m.Method != MethodSEND && len(body) > MaxNonSendBody {
-		return nil, bad(413, "non-SEND body larger than 10240 bytes")
+		return nil, m.errorf(413, "non-SEND body larger than 10240 bytes")
 	}
 	return m, finish(m)
+}
+
+// hasEndMark reports whether line begins with the end-line's "-------" and transaction id.
+func hasEndMark(line, tid []byte) bool {
+	return len(line) >= 7+len(tid) && string(line[:7]) == "-------" && string(line[7:7+len(tid)]) == string(tid)
 }
 
 // errorf returns a ParseError about m, carrying what m knows of its paths.

@@ -44,7 +44,7 @@ type Reader struct {
 	pending int    // buffered bytes to discard before reading on
 	scanned int    // buffered body bytes known not to begin the end-line
 	skip    bool   // discard cur's body (it was rejected)
-	head    []byte // header section being collected
+	head    []byte // start line and header lines being collected, with their CRLFs
 }
 
 // NewReader returns a Reader on r that hands out body pieces of at most pieceSize bytes
@@ -110,18 +110,20 @@ func (r *Reader) Next() (Part, error) {
 	return r.body()
 }
 
-// header reads and parses a start line and header section.
+// header reads and parses a start line and header section. The lines are collected in r.head
+// (with their CRLFs) and copied into one string once the section is complete.
 func (r *Reader) header() (Part, error) {
 	r.head = r.head[:0]
 	var sl startLine
-	var lines []int // end offsets of header lines in r.head
+	started := false
+	size, n := 0, 0 // bytes (without CRLFs) and number of the header lines
 	for {
 		line, err := r.br.ReadSlice('\n')
 		if err != nil {
 			if errors.Is(err, bufio.ErrBufferFull) {
 				return Part{}, &framingError{"header line too long"}
 			}
-			if err == io.EOF && sl.tid == "" && len(line) == 0 {
+			if err == io.EOF && !started && len(line) == 0 {
 				return Part{}, io.EOF
 			}
 			if err == io.EOF {
@@ -132,40 +134,36 @@ func (r *Reader) header() (Part, error) {
 		if len(line) < 2 || line[len(line)-2] != '\r' {
 			return Part{}, &framingError{"line not terminated by CRLF"}
 		}
-		line = line[:len(line)-2]
-		if sl.tid == "" {
-			if len(line) == 0 {
+		text := line[:len(line)-2]
+		if !started {
+			if len(text) == 0 {
 				continue // stray CRLF between messages
 			}
-			sl, err = parseStartLine(line)
+			sl, err = parseStartLine(text)
 			if err != nil {
 				var pe *ParseError
 				if errors.As(err, &pe) {
 					// The transaction id is known, so the stream can be resynchronised.
-					r.cur = &Message{TransactionID: sl.tid}
-					r.startBody(sl.tid)
+					r.cur = &Message{TransactionID: pe.TransactionID}
+					r.startBody(pe.TransactionID)
 					r.skip = true
 				}
 				return Part{}, err
 			}
+			started = true
+			r.head = append(r.head, line...)
 			continue
 		}
-		if len(r.head)+len(line) > r.maxHeader {
+		if size+len(text) > r.maxHeader {
 			return Part{}, &framingError{"header section larger than " + strconv.Itoa(r.maxHeader) + " bytes"}
 		}
-		isEnd := len(line) == 8+len(sl.tid) && bytes.HasPrefix(line, []byte("-------")) &&
-			string(line[7:len(line)-1]) == sl.tid && isFlag(line[len(line)-1])
-		if len(line) == 0 || isEnd {
-			m := &Message{TransactionID: sl.tid, Method: sl.method, Code: sl.code, Comment: sl.comment}
-			fieldLines := make([][]byte, len(lines))
-			start := 0
-			for i, end := range lines {
-				fieldLines[i] = r.head[start:end]
-				start = end
-			}
-			err := parseFields(m, fieldLines)
+		tid := r.head[5:sl.tidEnd]
+		isEnd := len(text) == 8+len(tid) && hasEndMark(text, tid) && isFlag(text[len(text)-1])
+		if len(text) == 0 || isEnd {
+			blk, err := decodeHead(string(r.head), sl, n)
+			m := &blk.m
 			if isEnd {
-				m.Flag = line[len(line)-1]
+				m.Flag = text[len(text)-1]
 				if err == nil && m.ContentType != "" {
 					err = m.errorf(400, "Content-Type without a body")
 				}
@@ -179,7 +177,7 @@ func (r *Reader) header() (Part, error) {
 			}
 			m.HasBody = true
 			r.cur = m
-			r.startBody(sl.tid)
+			r.startBody(m.TransactionID)
 			if err == nil && m.ContentType == "" {
 				err = m.errorf(400, "body without Content-Type")
 			}
@@ -190,8 +188,8 @@ func (r *Reader) header() (Part, error) {
 			return r.body()
 		}
 		r.head = append(r.head, line...)
-		lines = append(lines, len(r.head))
-		if len(lines) > maxFields {
+		size += len(text)
+		if n++; n > maxFields {
 			return Part{}, &framingError{"too many header fields"}
 		}
 	}

@@ -88,8 +88,16 @@ func ParseURI(s string) (URI, error) {
 		return URI{}, uriError(s, "bad transport parameter")
 	}
 	u.Transport = transport
-	for _, p := range strings.Split(u.Params, ";")[1:] {
-		name, val, _ := strings.Cut(p, "=")
+	// URI-parameter = token ["=" token]; u.Params is empty or begins with ";".
+	for p := u.Params; p != ""; {
+		p = p[1:]
+		param := p
+		if semi := strings.IndexByte(p, ';'); semi >= 0 {
+			param, p = p[:semi], p[semi:]
+		} else {
+			p = ""
+		}
+		name, val, _ := strings.Cut(param, "=")
 		if !isToken(name) || (val != "" && !isToken(val)) {
 			return URI{}, uriError(s, "bad URI parameter")
 		}
@@ -134,10 +142,7 @@ func splitHostPort(a string) (host string, port int, err error) {
 			return "", 0, errors.New("empty host")
 		}
 		for i := 0; i < len(host); i++ {
-			c := host[i]
-			if !(isAlnumByte(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '%' || c == '!' ||
-				c == '$' || c == '&' || c == '\'' || c == '(' || c == ')' || c == '*' || c == '+' || c == ',' ||
-				c == '=') {
+			if charClass[host[i]]&cHost == 0 {
 				return "", 0, errors.New("bad character in host")
 			}
 		}
@@ -157,38 +162,57 @@ func (u URI) String() string {
 	if u.raw != "" {
 		return u.raw
 	}
-	var b strings.Builder
+	var buf [128]byte
+	return string(u.appendTo(buf[:0]))
+}
+
+// appendTo appends the URI's text, as [URI.String] returns it, to b.
+func (u URI) appendTo(b []byte) []byte {
+	if u.raw != "" {
+		return append(b, u.raw...)
+	}
 	if u.Secure {
-		b.WriteString("msrps://")
+		b = append(b, "msrps://"...)
 	} else {
-		b.WriteString("msrp://")
+		b = append(b, "msrp://"...)
 	}
 	if u.User != "" {
-		b.WriteString(u.User)
-		b.WriteByte('@')
+		b = append(b, u.User...)
+		b = append(b, '@')
 	}
-	b.WriteString(u.HostPort())
+	b = appendHostPort(b, u.Host, u.Port)
 	if u.SessionID != "" {
-		b.WriteByte('/')
-		b.WriteString(u.SessionID)
+		b = append(b, '/')
+		b = append(b, u.SessionID...)
 	}
-	b.WriteByte(';')
-	b.WriteString(u.Transport)
-	b.WriteString(u.Params)
-	return b.String()
+	b = append(b, ';')
+	b = append(b, u.Transport...)
+	return append(b, u.Params...)
 }
 
 // HostPort returns the authority without userinfo: "host:port", "[v6]:port", or "host" when
 // the URI has no port.
 func (u URI) HostPort() string {
-	h := u.Host
-	if strings.IndexByte(h, ':') >= 0 {
-		h = "[" + h + "]"
+	if u.Port == 0 && strings.IndexByte(u.Host, ':') < 0 {
+		return u.Host
 	}
-	if u.Port == 0 {
-		return h
+	var buf [64]byte
+	return string(appendHostPort(buf[:0], u.Host, u.Port))
+}
+
+func appendHostPort(b []byte, host string, port int) []byte {
+	if strings.IndexByte(host, ':') >= 0 {
+		b = append(b, '[')
+		b = append(b, host...)
+		b = append(b, ']')
+	} else {
+		b = append(b, host...)
 	}
-	return h + ":" + strconv.Itoa(u.Port)
+	if port != 0 {
+		b = append(b, ':')
+		b = strconv.AppendInt(b, int64(port), 10)
+	}
+	return b
 }
 
 // Equal reports whether u and v name the same resource under the rules of RFC 4975 §6.1:
@@ -237,44 +261,167 @@ func (u URI) IsWebSocket() bool { return strings.EqualFold(u.Transport, "ws") }
 // ParsePath parses a To-Path, From-Path or Use-Path value: one or more URIs separated by
 // spaces (RFC 4975 §9, RFC 4976 §7). Runs of spaces and tabs are tolerated.
 func ParsePath(s string) ([]URI, error) {
-	var path []URI
-	for _, f := range strings.Fields(s) {
+	// Room for the pieces between single spaces: as many as the URIs unless other white
+	// space separates them, which parsePathInto reports as more.
+	pieces := 0
+	for rest := s; rest != ""; {
+		piece := rest
+		if sp := strings.IndexByte(rest, ' '); sp >= 0 {
+			piece, rest = rest[:sp], rest[sp+1:]
+		} else {
+			rest = ""
+		}
+		if piece != "" {
+			pieces++
+		}
+	}
+	path := make([]URI, pieces)
+	n, more, err := parsePathInto(path, s)
+	switch {
+	case err != nil:
+		return nil, err
+	case more:
+		return parseLongPath(s)
+	case n == 0:
+		return nil, uriError(s, "empty path")
+	}
+	return path[:n:n], nil
+}
+
+// parseLongPath parses a path of any length into a slice of its own.
+func parseLongPath(s string) ([]URI, error) {
+	fields := strings.Fields(s)
+	if len(fields) == 0 {
+		return nil, uriError(s, "empty path")
+	}
+	path := make([]URI, len(fields))
+	for i, f := range fields {
 		u, err := ParseURI(f)
 		if err != nil {
 			return nil, err
 		}
-		path = append(path, u)
-	}
-	if len(path) == 0 {
-		return nil, uriError(s, "empty path")
+		path[i] = u
 	}
 	return path, nil
 }
 
+// parsePathInto parses the URIs of the path value s into dst while they fit, splitting s as
+// [strings.Fields] does. It returns how many it parsed, and more=true when s holds URIs that
+// did not fit (then nothing is checked: the caller parses s again with room for all). The
+// URIs' strings are substrings of s.
+//
+// The fast path splits at single spaces only. It is exact because a URI that ParseURI accepts
+// holds no white space or non-ASCII byte outside its userinfo: whenever a piece is refused, or
+// its userinfo holds such a byte, s is split again by strings.Fields.
+func parsePathInto(dst []URI, s string) (n int, more bool, err error) {
+	for rest := s; rest != ""; {
+		piece := rest
+		if sp := strings.IndexByte(rest, ' '); sp >= 0 {
+			piece, rest = rest[:sp], rest[sp+1:]
+		} else {
+			rest = ""
+		}
+		if piece == "" {
+			continue
+		}
+		if n == len(dst) {
+			return n, true, nil
+		}
+		u, err := ParseURI(piece)
+		if err != nil || !plainASCII(u.User) {
+			return parsePathFields(dst, s)
+		}
+		dst[n] = u
+		n++
+	}
+	return n, false, nil
+}
+
+// parsePathFields is parsePathInto splitting s with strings.Fields (any Unicode white space).
+func parsePathFields(dst []URI, s string) (n int, more bool, err error) {
+	fields := strings.Fields(s)
+	if len(fields) > len(dst) {
+		return 0, true, nil
+	}
+	for i, f := range fields {
+		if dst[i], err = ParseURI(f); err != nil {
+			return i, false, err
+		}
+	}
+	return len(fields), false, nil
+}
+
+// plainASCII reports whether s has neither white space nor non-ASCII bytes.
+func plainASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if charClass[s[i]]&(cSpace|cHigh) != 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // FormatPath joins URIs with single spaces, as a To-Path/From-Path/Use-Path value.
 func FormatPath(path []URI) string {
-	var b strings.Builder
-	for i, u := range path {
-		if i > 0 {
-			b.WriteByte(' ')
+	var buf [256]byte
+	return string(appendPath(buf[:0], path))
+}
+
+// Character classes of RFC 4975 §9 and RFC 3986 §3.2.2, looked up by byte.
+const (
+	cAlnum   uint8 = 1 << iota // ALPHA / DIGIT
+	cHost                      // reg-name: unreserved / pct-encoded ("%") / sub-delims
+	cSession                   // session-id = 1*( unreserved / "+" / "=" / "/" )
+	cToken                     // token
+	cIdent                     // ident-char = ALPHANUM / "." / "-" / "+" / "%" / "="
+	cSpace                     // ASCII white space, as strings.Fields splits on it
+	cHigh                      // not ASCII
+	cCtl                       // a control character other than HTAB, refused in header values
+)
+
+var charClass = func() (t [256]uint8) {
+	for i := range t {
+		c := byte(i)
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		unreserved := alnum || c == '-' || c == '.' || c == '_' || c == '~'
+		if alnum {
+			t[i] |= cAlnum
 		}
-		b.WriteString(u.String())
+		if unreserved || c == '%' || c == '!' || c == '$' || c == '&' || c == '\'' || c == '(' || c == ')' ||
+			c == '*' || c == '+' || c == ',' || c == '=' {
+			t[i] |= cHost
+		}
+		if unreserved || c == '+' || c == '=' || c == '/' {
+			t[i] |= cSession
+		}
+		if !(c <= 0x20 || c >= 0x7f || c == '"' || c == '(' || c == ')' || c == ',' || c == '/' ||
+			c == ':' || c == ';' || c == '<' || c == '=' || c == '>' || c == '?' || c == '@' ||
+			c == '[' || c == '\\' || c == ']') {
+			t[i] |= cToken
+		}
+		if alnum || c == '.' || c == '-' || c == '+' || c == '%' || c == '=' {
+			t[i] |= cIdent
+		}
+		if c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r' {
+			t[i] |= cSpace
+		}
+		if c >= 0x80 {
+			t[i] |= cHigh
+		}
+		if c < 0x20 && c != '\t' || c == 0x7f {
+			t[i] |= cCtl
+		}
 	}
-	return b.String()
-}
+	return t
+}()
 
-func isSessionIDChar(c byte) bool {
-	// session-id = 1*( unreserved / "+" / "=" / "/" ); unreserved = ALPHA / DIGIT / "-" / "." / "_" / "~"
-	return isAlnumByte(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '=' || c == '/'
-}
+func isSessionIDChar(c byte) bool { return charClass[c]&cSession != 0 }
 
-func isAlnumByte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
-}
+func isAlnumByte(c byte) bool { return charClass[c]&cAlnum != 0 }
 
 func isAlnum(s string) bool {
 	for i := 0; i < len(s); i++ {
-		if !isAlnumByte(s[i]) {
+		if charClass[s[i]]&cAlnum == 0 {
 			return false
 		}
 	}
@@ -287,10 +434,7 @@ func isToken(s string) bool {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= 0x20 || c >= 0x7f || c == '"' || c == '(' || c == ')' || c == ',' || c == '/' ||
-			c == ':' || c == ';' || c == '<' || c == '=' || c == '>' || c == '?' || c == '@' ||
-			c == '[' || c == '\\' || c == ']' {
+		if charClass[s[i]]&cToken == 0 {
 			return false
 		}
 	}
