@@ -24,6 +24,8 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/simplegw/simplegw/bridge/netbuf"
+
 	"github.com/simplegw/simplegw/static"
 )
 
@@ -49,6 +51,12 @@ const (
 // the connection with 1001 "going away" on shutdown before cancelling ctx.
 type wsService interface {
 	ServeWebSocket(ctx context.Context, c *websocket.Conn)
+}
+
+// connService is a wsService that also takes the connection under the WebSocket, to gather
+// its writes (package netbuf); the gateway then accepts the WebSocket on a netbuf.Conn.
+type connService interface {
+	ServeWebSocketConn(ctx context.Context, c *websocket.Conn, nc *netbuf.Conn)
 }
 
 // relayService is what the gateway needs from the MSRP relay
@@ -391,14 +399,25 @@ func (g *Gateway) webSocketHandler(proto string, svc wsService, readLimit int64)
 		OriginPatterns: g.origins.patterns,
 	}
 	noProto := fmt.Sprintf("the %q WebSocket subprotocol is required", proto)
+	cs, _ := svc.(connService)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !g.beginWebSocket() {
 			http.Error(w, "simplegw is shutting down", http.StatusServiceUnavailable)
 			return
 		}
-		defer g.wsWG.Done()
+		handedOver := false
+		defer func() {
+			if !handedOver {
+				g.wsWG.Done()
+			}
+		}()
 
 		g.origins.corsHeaderOnUpgrade(w, r)
+		var nw *netbuf.ResponseWriter
+		if cs != nil {
+			nw = netbuf.NewResponseWriter(w)
+			w = nw
+		}
 		c, err := websocket.Accept(w, r, opts)
 		if err != nil {
 			g.log.Info("websocket handshake refused", "path", r.URL.Path, "origin", r.Header.Get("Origin"), "remote", r.RemoteAddr, "err", err)
@@ -415,10 +434,21 @@ func (g *Gateway) webSocketHandler(proto string, svc wsService, readLimit int64)
 			_ = c.Close(websocket.StatusGoingAway, "going away")
 			return
 		}
-		defer g.untrackConn(c)
-		svc.ServeWebSocket(g.baseCtx, c)
-		// The service closes the connection; make sure it is gone.
-		_ = c.CloseNow()
+		// The connection is served on a goroutine of its own and this handler returns: the
+		// HTTP server's goroutine, with the stack it grew and the request it holds, goes
+		// away, and an idle WebSocket costs one small goroutine.
+		handedOver = true
+		go func() {
+			defer g.wsWG.Done()
+			defer g.untrackConn(c)
+			if nw != nil {
+				cs.ServeWebSocketConn(g.baseCtx, c, nw.Conn())
+			} else {
+				svc.ServeWebSocket(g.baseCtx, c)
+			}
+			// The service closes the connection; make sure it is gone.
+			_ = c.CloseNow()
+		}()
 	})
 }
 

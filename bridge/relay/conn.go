@@ -15,18 +15,27 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/simplegw/simplegw/bridge/msrp"
+	"github.com/simplegw/simplegw/bridge/netbuf"
 )
 
 // conn is one transport connection of the relay: a WebSocket client, or a TCP/TLS connection
 // that a client or peer opened to us or that we dialled.
 //
 // Concurrency: the reading goroutine owns cur and authFailures. Any goroutine may write; wmu
-// serialises writes on stream connections (coder/websocket serialises its own). pmu guards
-// pending. bindingIDs, peerKeys and dialKey are guarded by Relay.mu.
+// serialises writes and flushes (coder/websocket serialises its own frames as well). pmu
+// guards pending. bindingIDs, peerKeys and dialKey are guarded by Relay.mu. batch has its
+// own lock (see batch).
 type conn struct {
-	r        *Relay
-	ws       *websocket.Conn // set for WebSocket clients
-	nc       net.Conn        // set for TCP and TLS
+	r  *Relay
+	ws *websocket.Conn // set for WebSocket clients
+	nc net.Conn        // set for TCP and TLS
+	// out is the connection writes go through (under ws for a WebSocket accepted with
+	// ServeWebSocketConn, nc itself for TCP and TLS): it gathers what the relay writes while
+	// it has input at hand. Nil for a WebSocket served without one: every write goes out
+	// at once.
+	out *netbuf.Conn
+	// batch is what this connection's reader wrote and has not flushed yet.
+	batch    batch
 	secure   bool
 	outbound bool         // we dialled it
 	listener net.Listener // the listener it arrived on, if any
@@ -56,11 +65,69 @@ type conn struct {
 func newStreamConn(r *Relay, nc net.Conn, secure, outbound bool) *conn {
 	c := &conn{r: r, nc: nc, secure: secure, outbound: outbound, closed: make(chan struct{})}
 	c.local, _ = nc.LocalAddr().(*net.TCPAddr)
+	c.out = netbuf.New(nc, netbuf.Options{BeforeRead: c.batch.flush})
 	return c
 }
 
-func newWSConn(r *Relay, ws *websocket.Conn) *conn {
-	return &conn{r: r, ws: ws, secure: true, closed: make(chan struct{})}
+// newWSConn serves ws; out, if not nil, is the connection under it.
+func newWSConn(r *Relay, ws *websocket.Conn, out *netbuf.Conn) *conn {
+	c := &conn{r: r, ws: ws, secure: true, closed: make(chan struct{}), out: out}
+	if out != nil {
+		out.SetBeforeRead(c.batch.flush)
+	}
+	return c
+}
+
+// batch is the set of connections that one reader has written to without flushing: the
+// reader gathers the chunks and responses it writes while input is at hand, and flushes
+// them all before it waits for more (netbuf's BeforeRead), before anything else that may keep
+// it waiting (a dial, a large chunk that goes out at once), and when it stops. A burst of
+// chunks read in one system call so leaves in one system call per destination.
+//
+// Concurrency: the reader adds; the reader flushes, or the goroutine closing its WebSocket
+// (whose close handshake reads). mu is held across a flush; it is never taken while a conn's
+// wmu is held.
+type batch struct {
+	mu    sync.Mutex
+	conns []*conn
+}
+
+func (b *batch) add(c *conn) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, x := range b.conns {
+		if x == c {
+			return
+		}
+	}
+	b.conns = append(b.conns, c)
+}
+
+func (b *batch) flush() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i, c := range b.conns {
+		c.flush()
+		b.conns[i] = nil
+	}
+	b.conns = b.conns[:0]
+}
+
+// flush writes what c has gathered.
+func (c *conn) flush() {
+	if c.out == nil || c.isClosed() {
+		return
+	}
+	c.writes.Add(1)
+	defer c.writes.Add(-1)
+	c.wmu.Lock()
+	c.progress.Store(time.Now().UnixNano())
+	err := c.out.Flush()
+	c.progress.Store(time.Now().UnixNano())
+	c.wmu.Unlock()
+	if err != nil {
+		c.close(err)
+	}
 }
 
 func (c *conn) isClosed() bool {
@@ -135,7 +202,7 @@ func (e *closeError) Error() string { return e.msg }
 // serveStream reads a TCP or TLS connection until it ends.
 func (c *conn) serveStream() {
 	var err error
-	defer func() { c.abortForward(); c.close(err) }()
+	defer func() { c.batch.flush(); c.abortForward(); c.close(err) }()
 	if tc, ok := c.nc.(*tls.Conn); ok {
 		ctx, cancel := context.WithTimeout(context.Background(), c.r.cfg.Probation)
 		err = tc.HandshakeContext(ctx)
@@ -150,7 +217,7 @@ func (c *conn) serveStream() {
 		// closed (failed AUTHs, stray responses and refused requests do not count).
 		c.nc.SetReadDeadline(time.Now().Add(c.r.cfg.Probation))
 	}
-	rd := msrp.NewReader(c.nc, c.r.cfg.PieceSize, 0)
+	rd := msrp.NewReader(c.out, c.r.cfg.PieceSize, 0)
 	for {
 		var p msrp.Part
 		p, err = rd.Next()
@@ -207,8 +274,12 @@ func putBuf(b *[]byte) {
 // message is exactly one MSRP chunk (RFC 7977 §5.1), text or binary alike (§4.2).
 func (c *conn) serveWebSocket(ctx context.Context) {
 	var err error
-	defer func() { c.abortForward(); c.close(err) }()
+	defer func() { c.batch.flush(); c.abortForward(); c.close(err) }()
 	for {
+		if c.out == nil {
+			// No netbuf under ws to say when a read would wait: flush per message.
+			c.batch.flush()
+		}
 		var rd io.Reader
 		_, rd, err = c.ws.Reader(ctx)
 		if err != nil {
@@ -251,25 +322,37 @@ func (c *conn) handleWSMessage(rd io.Reader) error {
 	return c.guard(msrp.Part{Message: m, Body: m.Body, Final: true})
 }
 
-// write sends one message on c: m's head, body, and the end-line with flag. It is safe for
-// concurrent use; the message goes out whole (one WebSocket message, or one uninterrupted
-// run of bytes on a stream).
+// write sends one message on c at once: m's head, body, and the end-line with flag. It is
+// safe for concurrent use; the message goes out whole (one WebSocket message, or one
+// uninterrupted run of bytes on a stream).
 func (c *conn) write(m *msrp.Message, body []byte, flag byte) error {
+	return c.send(m, body, flag, nil)
+}
+
+// send is write for a connection's reader, which passes its batch: the message is gathered
+// on c (netbuf) and c joins the batch, to be flushed before the reader waits. With a nil
+// batch the message goes out at once.
+func (c *conn) send(m *msrp.Message, body []byte, flag byte, b *batch) error {
 	if c.isClosed() {
 		return net.ErrClosed
+	}
+	if b != nil && len(body) >= netbuf.GatherLimit/2 {
+		// A large chunk goes out at once, without a copy; what the reader gathered for
+		// others goes first, so that nothing waits behind a write that may block.
+		b.flush()
+		b = nil
 	}
 	withBody := m.HasBody || len(body) > 0
 	bp := getBuf()
 	defer putBuf(bp)
-	b := m.AppendHead(*bp)
-	headLen := len(b)
-	_, plain := c.nc.(*net.TCPConn)
-	writev := plain && len(body) > 1024 // head, body in place, end-line in one system call
-	if !writev {
-		b = append(b, body...)
+	buf := m.AppendHead(*bp)
+	headLen := len(buf)
+	if c.ws != nil {
+		// One WebSocket message holds the whole chunk (RFC 7977 §5.1).
+		buf = append(buf, body...)
 	}
-	b = msrp.AppendEndLine(b, m.TransactionID, flag, withBody)
-	*bp = b
+	buf = msrp.AppendEndLine(buf, m.TransactionID, flag, withBody)
+	*bp = buf
 	// Writers queue on wmu; progress moves only when one of them holds it, so writers waiting
 	// behind a stuck one cannot hide it from the sweeper.
 	c.writes.Add(1)
@@ -278,21 +361,33 @@ func (c *conn) write(m *msrp.Message, body []byte, flag byte) error {
 	c.progress.Store(time.Now().UnixNano())
 	var err error
 	switch {
+	case c.ws != nil && c.out == nil:
+		err = c.ws.Write(context.Background(), websocket.MessageBinary, buf)
 	case c.ws != nil:
-		// One WebSocket message holds the whole chunk (RFC 7977 §5.1).
-		err = c.ws.Write(context.Background(), websocket.MessageBinary, b)
-	case writev:
-		bufs := net.Buffers{b[:headLen], body, b[headLen:]}
-		_, err = bufs.WriteTo(c.nc)
+		// coder/websocket writes a frame in pieces; held, they become one system call.
+		c.out.Hold()
+		err = c.ws.Write(context.Background(), websocket.MessageBinary, buf)
+		c.out.Release()
+		if err == nil && b == nil {
+			err = c.out.Flush()
+		}
+	case b != nil:
+		c.out.Hold()
+		err = c.out.WriteBuffers(buf[:headLen], body, buf[headLen:])
+		c.out.Release()
 	default:
-		_, err = c.nc.Write(b)
+		err = c.out.WriteBuffers(buf[:headLen], body, buf[headLen:])
 	}
 	c.progress.Store(time.Now().UnixNano())
 	c.wmu.Unlock()
 	if err != nil {
 		c.close(err)
+		return err
 	}
-	return err
+	if b != nil && c.out != nil {
+		b.add(c)
+	}
+	return nil
 }
 
 // addPending records a transaction forwarded on c, awaiting the next hop's response.

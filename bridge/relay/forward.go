@@ -1,7 +1,6 @@
 package relay
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -45,7 +44,7 @@ func (t *txn) fail(code int, comment string) {
 	switch {
 	case t.method == msrp.MethodSEND:
 		if t.fr == msrp.ReportYes || (t.fr == msrp.ReportPartial && code != 408) {
-			t.report(code, comment)
+			t.report(code, comment, nil)
 		}
 	case t.method != msrp.MethodREPORT:
 		resp := &msrp.Message{TransactionID: t.origTID, Code: code, Comment: comment,
@@ -56,8 +55,8 @@ func (t *txn) fail(code int, comment string) {
 
 // report sends a failure REPORT for the chunk t described to its sender (RFC 4975 §7.1.2,
 // RFC 4976 §6.4.1): To-Path is the SEND's From-Path as the relay received it, From-Path the
-// relay URI it was addressed to.
-func (t *txn) report(code int, comment string) {
+// relay URI it was addressed to. A reader passes its batch (see conn.send); others nil.
+func (t *txn) report(code int, comment string, b *batch) {
 	if t.messageID == "" || t.origin.isClosed() {
 		return
 	}
@@ -71,7 +70,7 @@ func (t *txn) report(code int, comment string) {
 		Status:        &msrp.Status{Code: code, Comment: comment},
 		Flag:          msrp.FlagEnd,
 	}
-	t.origin.write(rep, nil, msrp.FlagEnd)
+	t.origin.send(rep, nil, msrp.FlagEnd, b)
 }
 
 // handlePart processes one part read from c.
@@ -134,9 +133,7 @@ func (c *conn) route(m *msrp.Message) *forward {
 			}
 			f.dest = b2.owner
 		} else {
-			ctx, cancel := context.WithTimeout(context.Background(), r.cfg.DialTimeout)
-			dest, err := r.connFor(ctx, toPath[0])
-			cancel()
+			dest, err := r.connFor(toPath[0], c.batch.flush)
 			if err != nil {
 				r.log.Info("msrp relay: next hop unreachable", "uri", toPath[0].String(), "err", err)
 				c.reject(m, b.uri, 481, "cannot reach next hop")
@@ -208,7 +205,7 @@ func (c *conn) forwardPiece(f *forward, p msrp.Part) {
 			return
 		}
 	}
-	if err := f.dest.write(out, p.Body, flag); err != nil {
+	if err := f.dest.send(out, p.Body, flag, &c.batch); err != nil {
 		// The sender hears of it in the answer to this request (and, if the connection's
 		// close got to the transaction first, in a REPORT as well).
 		if t != nil {
@@ -237,7 +234,7 @@ func (c *conn) finish(f *forward) {
 		return
 	}
 	if f.dest != nil && m.Method == msrp.MethodSEND && m.FailureReportOrDefault() == msrp.ReportYes {
-		c.write(msrp.NewResponse(m, 200, "OK", f.self), nil, msrp.FlagEnd)
+		c.send(msrp.NewResponse(m, 200, "OK", f.self), nil, msrp.FlagEnd, &c.batch)
 	}
 }
 
@@ -263,7 +260,7 @@ func (c *conn) reject(m *msrp.Message, self msrp.URI, code int, comment string) 
 	if m.Method == msrp.MethodREPORT || m.FailureReport == msrp.ReportNo {
 		return
 	}
-	c.write(msrp.NewResponse(m, code, comment, self), nil, msrp.FlagEnd)
+	c.send(msrp.NewResponse(m, code, comment, self), nil, msrp.FlagEnd, &c.batch)
 }
 
 // rejectMalformed answers a message the codec could not accept (400, or 413 for a non-SEND
@@ -286,7 +283,7 @@ func (c *conn) handleResponse(m *msrp.Message) {
 	}
 	if t.method == msrp.MethodSEND {
 		if m.Code != 200 && t.fr != msrp.ReportNo {
-			t.report(m.Code, m.Comment)
+			t.report(m.Code, m.Comment, &c.batch)
 		}
 		return
 	}
@@ -302,7 +299,7 @@ func (c *conn) handleResponse(m *msrp.Message) {
 	}
 	resp := &msrp.Message{TransactionID: t.origTID, Code: m.Code, Comment: m.Comment,
 		ToPath: toPath, FromPath: fromPath, Fields: m.Fields, Flag: msrp.FlagEnd}
-	t.origin.write(resp, nil, msrp.FlagEnd)
+	t.origin.send(resp, nil, msrp.FlagEnd, &c.batch)
 }
 
 // handleAuth answers an AUTH addressed to the relay (RFC 4976 §5.1, §6.3, §9.1).
@@ -312,7 +309,7 @@ func (c *conn) handleAuth(m *msrp.Message) {
 	respond := func(code int, comment string, fields ...msrp.Field) {
 		resp := msrp.NewResponse(m, code, comment, self)
 		resp.Fields = fields
-		c.write(resp, nil, msrp.FlagEnd)
+		c.send(resp, nil, msrp.FlagEnd, &c.batch)
 	}
 	authz, _ := m.Get("Authorization")
 	digestURI := m.ToPath[len(m.ToPath)-1].String()
@@ -336,7 +333,8 @@ func (c *conn) handleAuth(m *msrp.Message) {
 		c.authFailures++
 		respond(403, "")
 		if c.authFailures >= maxAuthFailures {
-			// RFC 4976 §6.3: repeated failures end the connection.
+			// RFC 4976 §6.3: repeated failures end the connection (after the 403).
+			c.batch.flush()
 			c.close(&closeError{code: 4403, msg: "too many failed AUTH requests"})
 		}
 		return

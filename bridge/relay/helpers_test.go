@@ -17,6 +17,7 @@ import (
 
 	"github.com/simplegw/simplegw/bridge/auth"
 	"github.com/simplegw/simplegw/bridge/msrp"
+	"github.com/simplegw/simplegw/bridge/netbuf"
 )
 
 // testRelay is a relay on 127.0.0.1 with a TCP listener and a WebSocket endpoint.
@@ -43,11 +44,20 @@ func newTestRelay(t *testing.T, mod func(*Config)) *testRelay {
 	}
 	go r.ServeTCP(ln)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		ws, err := websocket.Accept(w, req, &websocket.AcceptOptions{Subprotocols: []string{"msrp"}})
+		// As the gateway serves /msrp: on a netbuf connection; "/plain" without one.
+		if req.URL.Path == "/plain" {
+			ws, err := websocket.Accept(w, req, &websocket.AcceptOptions{Subprotocols: []string{"msrp"}})
+			if err == nil {
+				r.ServeWebSocket(req.Context(), ws)
+			}
+			return
+		}
+		nw := netbuf.NewResponseWriter(w)
+		ws, err := websocket.Accept(nw, req, &websocket.AcceptOptions{Subprotocols: []string{"msrp"}})
 		if err != nil {
 			return
 		}
-		r.ServeWebSocket(req.Context(), ws)
+		r.ServeWebSocketConn(req.Context(), ws, nw.Conn())
 	}))
 	tr := &testRelay{Relay: r, tcp: ln, http: srv}
 	t.Cleanup(func() {
@@ -82,9 +92,16 @@ type endpoint struct {
 
 func (tr *testRelay) dialWS(t *testing.T, name string) *endpoint {
 	t.Helper()
+	return tr.dialWSPath(t, name, "/")
+}
+
+// dialWSPath connects to path: "/" is served as the gateway serves /msrp, "/plain" without
+// netbuf under the WebSocket.
+func (tr *testRelay) dialWSPath(t *testing.T, name, path string) *endpoint {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(tr.http.URL, "http"), &websocket.DialOptions{Subprotocols: []string{"msrp"}})
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(tr.http.URL, "http")+path, &websocket.DialOptions{Subprotocols: []string{"msrp"}})
 	if err != nil {
 		t.Fatal(err)
 	}

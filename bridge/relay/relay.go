@@ -43,6 +43,7 @@ import (
 
 	"github.com/simplegw/simplegw/bridge/auth"
 	"github.com/simplegw/simplegw/bridge/msrp"
+	"github.com/simplegw/simplegw/bridge/netbuf"
 )
 
 // Config configures a Relay. Zero fields take the defaults noted.
@@ -239,8 +240,17 @@ func (r *Relay) serve(ln net.Listener, secure bool) error {
 // ServeWebSocket runs one MSRP-over-WebSocket connection (RFC 7977) until it closes. The caller
 // has accepted it with the "msrp" subprotocol and checked its Origin.
 func (r *Relay) ServeWebSocket(ctx context.Context, ws *websocket.Conn) {
+	r.ServeWebSocketConn(ctx, ws, nil)
+}
+
+// ServeWebSocketConn is ServeWebSocket for a WebSocket accepted on nc (the caller's HTTP
+// hijacker handed nc to coder/websocket): the relay gathers what it writes on nc and flushes
+// it before its reader waits, so that a burst of chunks costs one system call per
+// destination rather than one per chunk and response (see package netbuf). nil nc is
+// ServeWebSocket.
+func (r *Relay) ServeWebSocketConn(ctx context.Context, ws *websocket.Conn, nc *netbuf.Conn) {
 	ws.SetReadLimit(int64(r.cfg.MaxWebSocketMessage))
-	c := newWSConn(r, ws)
+	c := newWSConn(r, ws, nc)
 	if !r.track(c) {
 		ws.Close(websocket.StatusGoingAway, "relay shutting down")
 		return
@@ -473,7 +483,10 @@ func (r *Relay) notePeer(c *conn, u msrp.URI) {
 
 // connFor returns a connection to the next hop u: one the relay dialled to its authority,
 // else one the peer opened to us (see notePeer), else a new one (RFC 4976 §6.4.2).
-func (r *Relay) connFor(ctx context.Context, u msrp.URI) (*conn, error) {
+//
+// When it has to dial or wait for a dial (bounded by Config.DialTimeout), beforeWait runs
+// first: the caller's reader flushes what it gathered (see batch).
+func (r *Relay) connFor(u msrp.URI, beforeWait func()) (*conn, error) {
 	if u.IsWebSocket() {
 		return nil, errors.New("no WebSocket connection for " + u.String())
 	}
@@ -491,6 +504,9 @@ func (r *Relay) connFor(ctx context.Context, u msrp.URI) (*conn, error) {
 	if u.Port == 0 {
 		return nil, errors.New("next hop " + u.String() + " has no port") // RFC 4976 §8
 	}
+	beforeWait()
+	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.DialTimeout)
+	defer cancel()
 	key := authorityKey(u)
 	for {
 		r.mu.Lock()

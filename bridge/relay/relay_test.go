@@ -799,3 +799,50 @@ func TestReportRangeAndSilentMalformed(t *testing.T) {
 		"\r\nFailure-Report: no\r\nByte-Range: 9-1/3\r\n-------silent1$\r\n"))
 	alice.expectNothing(100 * time.Millisecond)
 }
+
+// Bursts: chunks written back to back, without waiting for answers, are gathered by the relay
+// (netbuf) and must all arrive, whole and in order, with every answer — both ways, on a
+// WebSocket served as the gateway serves it and on one served without netbuf.
+func TestBurstsArriveWholeAndInOrder(t *testing.T) {
+	for _, path := range []string{"/", "/plain"} {
+		t.Run(path, func(t *testing.T) {
+			tr := newTestRelay(t, nil)
+			alice := tr.dialWSPath(t, "alice", path)
+			relayA := alice.bind("alice")
+			bob := newPeer(t, "bob")
+			const n = 300
+			sent := make([]*msrp.Message, n)
+			for i := range n {
+				sent[i] = textSEND([]msrp.URI{relayA, bob.uri}, fmt.Sprintf("out %03d %s", i, strings.Repeat("x", i*7)))
+				alice.send(sent[i])
+			}
+			bobConn := bob.accept()
+			for i := range n {
+				got := bobConn.recv()
+				if string(got.Body) != string(sent[i].Body) {
+					t.Fatalf("bob's message %d: %.20q, want %.20q", i, got.Body, sent[i].Body)
+				}
+				bobConn.respond(got, 200)
+			}
+			for i := range n {
+				if r := alice.recv(); r.Code != 200 || r.TransactionID != sent[i].TransactionID {
+					t.Fatalf("answer %d: %d %s, want 200 %s", i, r.Code, r.TransactionID, sent[i].TransactionID)
+				}
+			}
+			back := make([]*msrp.Message, n)
+			for i := range n {
+				back[i] = textSEND([]msrp.URI{relayA, alice.self}, fmt.Sprintf("in %03d %s", i, strings.Repeat("y", i*5)))
+				bobConn.send(back[i])
+			}
+			for i := range n {
+				if r := bobConn.recv(); r.Code != 200 || r.TransactionID != back[i].TransactionID {
+					t.Fatalf("answer to bob %d: %d", i, r.Code)
+				}
+				got := alice.recv()
+				if string(got.Body) != string(back[i].Body) {
+					t.Fatalf("alice's message %d: %.20q, want %.20q", i, got.Body, back[i].Body)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,15 @@
+//go:build !unix
+
+package netbuf
+
+import (
+	"errors"
+	"syscall"
+)
+
+// readRaw is not available here: New never sets Conn.raw on these systems.
+func readRaw(rc syscall.RawConn, p []byte, idle func()) (int, error) {
+	return 0, errors.ErrUnsupported
+}
+
+const rawReads = false
