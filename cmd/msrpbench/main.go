@@ -3,22 +3,35 @@
 // It starts the real gateway binary (-gateway, port 0, waits for its ready line) and, as the
 // baseline, a plain TCP splice proxy (io.Copy both ways) in a child process of its own. A load
 // client sends SEND chunks with a fixed window of outstanding transactions; a sink peer on TCP
-// counts what arrives and answers 200. Every row is the median of -runs runs and is printed
-// with its ratio to the baseline carrying the same bytes.
+// counts what arrives and answers 200. Every row is the median of -runs runs — within a run the
+// splice and every scenario are measured in turn, so drift of a shared machine hits all alike —
+// and is printed with its ratio to the baseline carrying the same bytes.
 //
 // Scenarios (the relay answers the sender at once and the receiver answers the relay, RFC 4976
 // §6.4.1):
 //
-//	ws-tcp   a browser-like client AUTHed on WebSocket → relay → a plain TCP peer
-//	tcp-ws   a plain TCP peer → relay → a browser-like client AUTHed on WebSocket
-//	tcp-tcp  a plain TCP peer → relay → a native client AUTHed over TCP (the row comparable
-//	         with Kamailio's and OpenSIPS's MSRP relays)
-//	splice   the baseline: TCP client → splice proxy → TCP peer (the peer answers the client)
+//	ws-tcp    a browser-like client AUTHed on WebSocket → relay → a plain TCP peer
+//	tcp-ws    a plain TCP peer → relay → a browser-like client AUTHed on WebSocket
+//	tcp-tcp   a plain TCP peer → relay → a native client AUTHed over TCP (the row comparable
+//	          with Kamailio's and OpenSIPS's MSRP relays)
+//	kamailio  the same as tcp-tcp through Debian's kamailio (msrp module, config
+//	          testdata/kamailio-msrp.cfg) instead of the gateway; measured when kamailio is
+//	          installed, its rows marked "fails" with the reason where it cannot carry them
+//	splice    the baseline: TCP client → splice proxy → TCP peer (the peer answers the client)
+//
+// With kamailio measured, the tcp-tcp rows also carry their ratio to it.
+//
+// Then latency at fixed offered rates (-rates): 1 KiB SENDs on an open-loop schedule through
+// the splice, ws-tcp and tcp-tcp; each message's latency runs from its scheduled send time to
+// its arrival at the receiver (one process, one monotonic clock), reported as p50/p99/p99.9
+// and as what the relay adds to the splice.
 //
 // Usage:
 //
-//	msrpbench [-gateway bin/simplegw] [-scenarios ws-tcp,tcp-ws,tcp-tcp] [-sizes 1024,4096,65536]
-//	          [-windows 1,8,32] [-runs 3] [-duration 2s] [-transfer 1073741824]
+//	msrpbench [-gateway bin/simplegw] [-scenarios ws-tcp,tcp-ws,tcp-tcp,kamailio]
+//	          [-sizes 1024,4096,65536] [-windows 1,8,32] [-runs 3] [-duration 2s]
+//	          [-rates 1000,5000,10000] [-transfer 1073741824] [-idle 1000,10000]
+//	          [-kamailio-config testdata/kamailio-msrp.cfg]
 package main
 
 import (
@@ -26,16 +39,19 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/simplegw/simplegw/cmd/internal/benchkit"
 	"io"
 	"net"
 	"os"
+	"os/signal"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/simplegw/simplegw/bridge/msrp"
+	"github.com/simplegw/simplegw/cmd/internal/benchkit"
 )
 
 func main() {
@@ -46,25 +62,35 @@ func main() {
 }
 
 type options struct {
-	idle      []int
-	scenarios []string
-	gwFlags   string
-	transfer  int64
-	gateway   string
-	sizes     []int
-	windows   []int
-	runs      int
-	duration  time.Duration
+	idle        []int
+	scenarios   []string
+	gwFlags     string
+	transfer    int64
+	gateway     string
+	kamailioCfg string
+	kamWorkers  int
+	sizes       []int
+	windows     []int
+	rates       []int
+	runs        int
+	duration    time.Duration
 }
+
+// defaultScenarios are the rows measured without -scenarios ("kamailio" only when it is
+// installed).
+var defaultScenarios = []string{"ws-tcp", "tcp-ws", "tcp-tcp", "kamailio"}
 
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("msrpbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o options
-	var sizes, windows, scens, idleCounts string
+	var sizes, windows, scens, idleCounts, rates string
 	fs.StringVar(&o.gateway, "gateway", "bin/simplegw", "path of the simplegw binary to measure")
 	fs.StringVar(&idleCounts, "idle", "1000,10000", "idle AUTHed WebSocket connection counts to measure, comma-separated (\"\" = skip); each needs two open files, so counts past half the hard RLIMIT_NOFILE are cut to what fits")
-	fs.StringVar(&scens, "scenarios", "ws-tcp,tcp-ws,tcp-tcp", "rows to measure: ws-tcp, tcp-ws, tcp-tcp")
+	fs.StringVar(&scens, "scenarios", strings.Join(defaultScenarios, ","), "rows to measure: ws-tcp, tcp-ws, tcp-tcp, kamailio (skipped with a note when kamailio is not installed)")
+	fs.StringVar(&o.kamailioCfg, "kamailio-config", "testdata/kamailio-msrp.cfg", "Kamailio config of the kamailio rows")
+	fs.IntVar(&o.kamWorkers, "kamailio-workers", kamailioWorkers(runtime.NumCPU()), "TCP worker processes of the kamailio baseline")
+	fs.StringVar(&rates, "rates", "1000,5000,10000", "offered rates (msgs/s) of the latency rows, comma-separated (\"\" = skip them)")
 	fs.StringVar(&sizes, "sizes", "1024,4096,65536", "message body sizes in bytes, comma-separated")
 	fs.StringVar(&windows, "windows", "1,8,32", "outstanding-transaction windows, comma-separated")
 	fs.IntVar(&o.runs, "runs", 3, "runs per row; the median is reported")
@@ -83,7 +109,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "msrpbench: -windows: %v\n", err)
 		return 2
 	}
-	o.scenarios = strings.Split(scens, ",")
+	for _, name := range strings.Split(scens, ",") {
+		if name = strings.TrimSpace(name); name == "" {
+			continue
+		}
+		if !slices.Contains(defaultScenarios, name) {
+			fmt.Fprintf(stderr, "msrpbench: -scenarios: unknown scenario %q\n", name)
+			return 2
+		}
+		o.scenarios = append(o.scenarios, name)
+	}
+	if rates != "" {
+		if o.rates, err = benchkit.ParseInts(rates); err != nil {
+			fmt.Fprintf(stderr, "msrpbench: -rates: %v\n", err)
+			return 2
+		}
+	}
 	if idleCounts != "" {
 		if o.idle, err = benchkit.ParseInts(idleCounts); err != nil {
 			fmt.Fprintf(stderr, "msrpbench: -idle: %v\n", err)
@@ -91,15 +132,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		sort.Ints(o.idle)
 	}
-	if o.runs < 1 || o.duration <= 0 {
-		fmt.Fprintln(stderr, "msrpbench: -runs and -duration must be positive")
+	if o.runs < 1 || o.duration <= 0 || o.kamWorkers < 1 {
+		fmt.Fprintln(stderr, "msrpbench: -runs, -duration and -kamailio-workers must be positive")
 		return 2
 	}
 	if _, err := os.Stat(o.gateway); err != nil {
 		fmt.Fprintf(stderr, "msrpbench: -gateway: %v (run `make build` first)\n", err)
 		return 2
 	}
-	if err := bench(o, stdout, stderr); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := bench(ctx, o, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "msrpbench: %v\n", err)
 		return 1
 	}
@@ -113,34 +156,59 @@ type scenario struct {
 	setup func(ctx context.Context) (*sender, *counter, func(), error)
 }
 
-func scenarios(gw *gatewayProc, s *sink, sp *spliceProc) map[string]scenario {
-	plain := func(addr string) (*sender, error) {
-		w, err := dialTCP(addr)
+// plainPeer connects a plain TCP MSRP peer (the sending side of a measurement) to addr.
+func plainPeer(addr string) (*sender, error) {
+	w, err := dialTCP(addr)
+	if err != nil {
+		return nil, err
+	}
+	from, _ := msrp.ParseURI("msrp://127.0.0.1:9/" + msrp.NewIdent() + ";tcp")
+	return &sender{w: w, from: from}, nil
+}
+
+// toClient is the setup of a row in which a plain TCP peer sends through a relay to a client
+// AUTHed at it over transport; relay returns the address the client connects to and the one
+// the peer connects to.
+func toClient(transport string, relay func() (client, peer string, err error)) func(ctx context.Context) (*sender, *counter, func(), error) {
+	return func(ctx context.Context) (*sender, *counter, func(), error) {
+		clientAddr, peerAddr, err := relay()
 		if err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
-		from, _ := msrp.ParseURI("msrp://127.0.0.1:9/" + msrp.NewIdent() + ";tcp")
-		return &sender{w: w, from: from}, nil
-	}
-	toClient := func(transport string) func(ctx context.Context) (*sender, *counter, func(), error) {
-		return func(ctx context.Context) (*sender, *counter, func(), error) {
-			rc, err := newRelayClient(ctx, transport, gw)
-			if err != nil {
-				return nil, nil, nil, err
-			}
-			rc.receive()
-			snd, err := plain(gw.msrp)
-			if err != nil {
-				rc.close()
-				return nil, nil, nil, err
-			}
-			snd.to = rc.path()
-			return snd, &rc.counter, func() { snd.w.close(); rc.close() }, nil
+		rc, err := newRelayClient(ctx, transport, clientAddr)
+		if err != nil {
+			return nil, nil, nil, err
 		}
+		rc.receive()
+		snd, err := plainPeer(peerAddr)
+		if err != nil {
+			rc.close()
+			return nil, nil, nil, err
+		}
+		snd.to = rc.path()
+		return snd, &rc.counter, func() { snd.w.close(); rc.close() }, nil
 	}
-	return map[string]scenario{
+}
+
+// kamailioScenario is the tcp-tcp row through the Kamailio baseline k, restarted first if it
+// has exited.
+func kamailioScenario(k *kamailioProc) scenario {
+	return scenario{"kamailio", toClient("tcp", func() (string, string, error) {
+		if err := k.ensure(); err != nil {
+			return "", "", fmt.Errorf("kamailio restart: %w", err)
+		}
+		return k.addr, k.addr, nil
+	})}
+}
+
+// scenarios returns every kind of row; "kamailio" only when k is not nil.
+func scenarios(gw *gatewayProc, s *sink, sp *spliceProc, k *kamailioProc) map[string]scenario {
+	gateway := func(client string) func() (string, string, error) {
+		return func() (string, string, error) { return client, gw.msrp, nil }
+	}
+	all := map[string]scenario{
 		"splice": {"splice", func(ctx context.Context) (*sender, *counter, func(), error) {
-			snd, err := plain(sp.addr)
+			snd, err := plainPeer(sp.addr)
 			if err != nil {
 				return nil, nil, nil, err
 			}
@@ -148,21 +216,46 @@ func scenarios(gw *gatewayProc, s *sink, sp *spliceProc) map[string]scenario {
 			return snd, &s.counter, snd.w.close, nil
 		}},
 		"ws-tcp": {"ws-tcp", func(ctx context.Context) (*sender, *counter, func(), error) {
-			rc, err := newRelayClient(ctx, "ws", gw)
+			rc, err := newRelayClient(ctx, "ws", gw.http)
 			if err != nil {
 				return nil, nil, nil, err
 			}
 			snd := &sender{w: rc.w, from: rc.self, to: []msrp.URI{rc.use, s.uri}}
 			return snd, &s.counter, rc.close, nil
 		}},
-		"tcp-ws":  {"tcp-ws", toClient("ws")},
-		"tcp-tcp": {"tcp-tcp", toClient("tcp")},
+		"tcp-ws":  {"tcp-ws", toClient("ws", gateway(gw.http))},
+		"tcp-tcp": {"tcp-tcp", toClient("tcp", gateway(gw.msrp))},
 	}
+	if k != nil {
+		all["kamailio"] = kamailioScenario(k)
+	}
+	return all
 }
 
-func bench(o options, stdout, stderr io.Writer) error {
-	ctx, cancel := context.WithCancel(context.Background())
+func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
+	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+
+	// The Kamailio baseline, when asked for and installed.
+	var kam *kamailioProc
+	var kamNote string
+	if i := slices.Index(o.scenarios, "kamailio"); i >= 0 {
+		bin := findKamailio()
+		if bin == "" {
+			kamNote = "kamailio: not installed, row skipped"
+		} else if k, err := startKamailio(bin, o.kamailioCfg, o.kamWorkers); err != nil {
+			kamNote = "kamailio: did not start, row skipped: " + oneLine(err)
+			fmt.Fprintf(stderr, "msrpbench: %v\n", err)
+		} else {
+			kam = k
+			defer kam.stop()
+			kamNote = fmt.Sprintf("kamailio: %s (%s), %d TCP workers, config %s", bin, kamailioVersion(bin), k.workers, o.kamailioCfg)
+		}
+		if kam == nil {
+			o.scenarios = slices.Delete(slices.Clone(o.scenarios), i, i+1)
+		}
+	}
+
 	if len(o.idle) > 0 {
 		raiseFileLimit(2*o.idle[len(o.idle)-1] + 1000) // before the gateway starts: it inherits the limit
 	}
@@ -181,43 +274,25 @@ func bench(o options, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer splice.stop()
-	all := scenarios(gw, sink, splice)
-	for _, name := range o.scenarios {
-		if _, ok := all[name]; !ok {
-			return fmt.Errorf("-scenarios: unknown scenario %q", name)
-		}
-	}
+	all := scenarios(gw, sink, splice, kam)
 
 	hostname, _ := os.Hostname()
 	fmt.Fprintf(stdout, "msrpbench %s — %s, %d CPUs (GOMAXPROCS %d), %s per run, median of %d runs\n\n",
 		time.Now().UTC().Format("2006-01-02 15:04 MST"), hostname, runtime.NumCPU(), runtime.GOMAXPROCS(0), o.duration, o.runs)
-	fmt.Fprintln(stdout, "| scenario | size | window | msgs/s | MB/s | splice msgs/s | splice MB/s | ratio |")
-	fmt.Fprintln(stdout, "|---|---:|---:|---:|---:|---:|---:|---:|")
-	for _, name := range o.scenarios {
-		for _, size := range o.sizes {
-			for _, w := range o.windows {
-				var rates, bases []float64
-				for i := 0; i < o.runs; i++ {
-					// Alternate so that drift of the shared machine hits both alike.
-					b, err := measure(ctx, all["splice"], size, w, o.duration)
-					if err != nil {
-						return fmt.Errorf("splice baseline: %w", err)
-					}
-					bases = append(bases, b)
-					v, err := measure(ctx, all[name], size, w, o.duration)
-					if err != nil {
-						return fmt.Errorf("%s: %w", name, err)
-					}
-					rates = append(rates, v)
-				}
-				rate, base := benchkit.Median(rates), benchkit.Median(bases)
-				mb := func(rate float64) float64 { return rate * float64(size) / 1e6 }
-				fmt.Fprintf(stdout, "| %s | %d | %d | %.0f | %.1f | %.0f | %.1f | %.2f |\n",
-					name, size, w, rate, mb(rate), base, mb(base), rate/base)
-			}
+	if kamNote != "" {
+		fmt.Fprintln(stdout, kamNote+"\n")
+	}
+	if len(o.scenarios) > 0 {
+		if err := grid(ctx, o, all, kam, stdout, stderr); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "\ngateway peak RSS over the grid: %.1f MiB\n", float64(gw.peakRSS())/(1<<20))
+	}
+	if len(o.rates) > 0 {
+		if err := latencies(ctx, o, all, stdout); err != nil {
+			return err
 		}
 	}
-	fmt.Fprintf(stdout, "\ngateway peak RSS over the grid: %.1f MiB\n", float64(gw.peakRSS())/(1<<20))
 	if o.transfer > 0 {
 		if err := transfers(ctx, o, gw, sink, splice, stdout); err != nil {
 			return err
@@ -231,13 +306,81 @@ func bench(o options, stdout, stderr io.Writer) error {
 	return nil
 }
 
+// grid measures every scenario at every size and window. A row of the gateway that fails
+// ends the report; a Kamailio row that fails is printed as failing, with the reason, and the
+// tail of Kamailio's log goes to stderr.
+func grid(ctx context.Context, o options, all map[string]scenario, kam *kamailioProc, stdout, stderr io.Writer) error {
+	withKam := kam != nil
+	head := "| scenario | size | window | msgs/s | MB/s | splice msgs/s | splice MB/s | ratio |"
+	rule := "|---|---:|---:|---:|---:|---:|---:|---:|"
+	if withKam {
+		head += " kamailio msgs/s | vs kamailio |"
+		rule += "---:|---:|"
+	}
+	fmt.Fprintln(stdout, head)
+	fmt.Fprintln(stdout, rule)
+	for _, size := range o.sizes {
+		mb := func(rate float64) float64 { return rate * float64(size) / 1e6 }
+		for _, w := range o.windows {
+			rates := map[string][]float64{}
+			fails := map[string]error{}
+			var bases []float64
+			for i := 0; i < o.runs; i++ {
+				// The baseline, then each scenario in turn.
+				b, err := measure(ctx, all["splice"], size, w, o.duration)
+				if err != nil {
+					return fmt.Errorf("splice baseline: %w", err)
+				}
+				bases = append(bases, b)
+				for _, name := range o.scenarios {
+					if fails[name] != nil {
+						continue
+					}
+					v, err := measure(ctx, all[name], size, w, o.duration)
+					if err != nil && (name != "kamailio" || ctx.Err() != nil) {
+						return fmt.Errorf("%s: %w", name, err)
+					}
+					if err != nil {
+						fails[name] = err
+						fmt.Fprintf(stderr, "msrpbench: kamailio, %d bytes, window %d: %v\n--- kamailio log (tail) ---\n%s\n---\n", size, w, err, kam.tail(15))
+						continue
+					}
+					rates[name] = append(rates[name], v)
+				}
+			}
+			base := benchkit.Median(bases)
+			kamRate := benchkit.Median(rates["kamailio"])
+			for _, name := range o.scenarios {
+				fmt.Fprintf(stdout, "| %s | %d | %d |", name, size, w)
+				if err := fails[name]; err != nil {
+					fmt.Fprintf(stdout, " fails: %s | – | %.0f | %.1f | – |", oneLine(err), base, mb(base))
+				} else {
+					rate := benchkit.Median(rates[name])
+					fmt.Fprintf(stdout, " %.0f | %.1f | %.0f | %.1f | %.2f |", rate, mb(rate), base, mb(base), rate/base)
+				}
+				switch {
+				case !withKam:
+				case name != "tcp-tcp":
+					fmt.Fprint(stdout, "  |  |")
+				case fails["kamailio"] != nil:
+					fmt.Fprint(stdout, " fails | – |")
+				default:
+					fmt.Fprintf(stdout, " %.0f | %.2f |", kamRate, benchkit.Median(rates[name])/kamRate)
+				}
+				fmt.Fprintln(stdout)
+			}
+		}
+	}
+	return nil
+}
+
 // transfers measures one large file each way: throughput, and how much the gateway's resident
 // memory grows while it carries the file (it must stay flat: chunks stream through).
 func transfers(ctx context.Context, o options, gw *gatewayProc, s *sink, sp *spliceProc, stdout io.Writer) error {
 	mib := float64(o.transfer) / (1 << 20)
 	fmt.Fprintf(stdout, "\n| transfer (%.0f MiB, one message) | MB/s | splice MB/s | ratio | gateway RSS before | peak during | growth |\n", mib)
 	fmt.Fprintln(stdout, "|---|---:|---:|---:|---:|---:|---:|")
-	all := scenarios(gw, s, sp)
+	all := scenarios(gw, s, sp, nil)
 	run := func(sc scenario, chunk int64, window int) (time.Duration, error) {
 		snd, cnt, cleanup, err := sc.setup(ctx)
 		if err != nil {
@@ -307,20 +450,24 @@ func measure(ctx context.Context, sc scenario, size, window int, d time.Duration
 		return 0, err
 	}
 	defer cleanup()
-	ctx, cancel := context.WithCancel(ctx)
+	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 1)
-	go func() { errc <- snd.pump(ctx, size, window) }()
+	go func() { errc <- snd.pump(pctx, size, window) }()
 	select {
 	case err := <-errc:
 		return 0, err
 	case <-time.After(d / 4):
+	case <-ctx.Done():
+		return 0, ctx.Err()
 	}
 	n0, t0 := cnt.n.Load(), time.Now()
 	select {
 	case err := <-errc:
 		return 0, err
 	case <-time.After(d):
+	case <-ctx.Done():
+		return 0, ctx.Err()
 	}
 	n1, el := cnt.n.Load(), time.Since(t0)
 	cancel()
@@ -328,7 +475,7 @@ func measure(ctx context.Context, sc scenario, size, window int, d time.Duration
 		return 0, err
 	}
 	if n1 == n0 {
-		return 0, errNothing
+		return 0, snd.diagnose()
 	}
 	return float64(n1-n0) / el.Seconds(), nil
 }

@@ -28,8 +28,8 @@ func TestReport(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	var stdout, stderr bytes.Buffer
-	code := run([]string{"-gateway", bin, "-runs", "1", "-duration", "150ms", "-sizes", "1024", "-windows", "4",
-		"-transfer", "3000000", "-idle", "20"}, &stdout, &stderr)
+	code := run([]string{"-gateway", bin, "-scenarios", "ws-tcp,tcp-ws,tcp-tcp", "-runs", "1", "-duration", "150ms",
+		"-sizes", "1024", "-windows", "4", "-rates", "2000", "-transfer", "3000000", "-idle", "20"}, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
 	}
@@ -37,6 +37,11 @@ func TestReport(t *testing.T) {
 	row := regexp.MustCompile(`(?m)^\| (ws-tcp|tcp-ws|tcp-tcp) \| 1024 \| 4 \| [1-9][0-9]* \| [0-9.]+ \| [1-9][0-9]* \| [0-9.]+ \| [0-9]+\.[0-9]{2} \|$`)
 	if got := len(row.FindAllString(out, -1)); got != 3 {
 		t.Fatalf("want 3 measured rows, got %d:\n%s", got, out)
+	}
+	// Latency rows: the baseline, then each path with what it adds (which may be negative).
+	lat := regexp.MustCompile(`(?m)^\| (splice|ws-tcp|tcp-tcp) \| 2000 \| [1-9][0-9]* \| [0-9]+\.[0-9]{3} \| [0-9]+\.[0-9]{3} \| [0-9]+\.[0-9]{3} \| (– \| – \| –|-?[0-9]+\.[0-9]{3} \| -?[0-9]+\.[0-9]{3} \| -?[0-9]+\.[0-9]{3}) \|$`)
+	if m := lat.FindAllStringSubmatch(out, -1); len(m) != 3 || m[0][1] != "splice" || !strings.HasPrefix(m[0][2], "–") || strings.HasPrefix(m[1][2], "–") {
+		t.Fatalf("want a splice latency row then ws-tcp and tcp-tcp with the latency they add, got %q:\n%s", m, out)
 	}
 	if !regexp.MustCompile(`(?m)^\| 20 \| [0-9.]+ s \| -?[0-9.]+ MiB \| -?[0-9.]+ KiB \| [0-9.]+ \|$`).MatchString(out) {
 		t.Fatalf("no idle-connection row:\n%s", out)
@@ -49,7 +54,8 @@ func TestReport(t *testing.T) {
 }
 
 func TestBadFlags(t *testing.T) {
-	for _, args := range [][]string{{"-sizes", "x"}, {"-windows", "0"}, {"-gateway", "/nonexistent"}, {"-runs", "0"}} {
+	for _, args := range [][]string{{"-sizes", "x"}, {"-windows", "0"}, {"-gateway", "/nonexistent"}, {"-runs", "0"},
+		{"-rates", "fast"}, {"-scenarios", "tcp-tcp,opensips"}, {"-kamailio-workers", "0"}} {
 		var out, errb bytes.Buffer
 		if code := run(args, &out, &errb); code != 2 || !strings.Contains(errb.String(), "msrpbench") {
 			t.Errorf("%v: exit %d, stderr %q", args, code, errb.String())
