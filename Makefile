@@ -33,7 +33,26 @@ run: build
 # to this list by the work that brings them.
 test: test-go test-interop test-node test-e2e
 
-test-go:
+# Debian's kamailio and sip-tester (SIPp): the SIP core and user agent of the
+# interop tests, and kamailio's msrp module as msrpbench's baseline (its test
+# in test-go runs the real one). Installed when missing and running as root;
+# otherwise the target fails naming the packages.
+.PHONY: sip-tools
+sip-tools:
+	@missing=""; \
+	command -v kamailio >/dev/null 2>&1 || [ -x /usr/sbin/kamailio ] || missing="kamailio"; \
+	command -v sipp >/dev/null 2>&1 || missing="$$missing sip-tester"; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "installing $$missing"; \
+			apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing || exit 1; \
+		else \
+			echo "the tests need the Debian packages: $$missing. Install them as root: apt-get install -y $$missing"; \
+			exit 1; \
+		fi; \
+	fi
+
+test-go: sip-tools
 	$(GO) vet ./...
 	@unformatted="$$(gofmt -l $(GOFILES))"; \
 	if [ -n "$$unformatted" ]; then echo "gofmt -l: these files need gofmt -w:"; echo "$$unformatted"; exit 1; fi
@@ -43,19 +62,7 @@ test-go:
 # build tag "interop"): Debian's kamailio as the SIP core behind the gateway
 # and sip-tester (SIPp) as a plain UDP/TCP user agent. Installs them when
 # missing and running as root; otherwise fails naming the packages.
-test-interop:
-	@missing=""; \
-	command -v kamailio >/dev/null 2>&1 || [ -x /usr/sbin/kamailio ] || missing="kamailio"; \
-	command -v sipp >/dev/null 2>&1 || missing="$$missing sip-tester"; \
-	if [ -n "$$missing" ]; then \
-		if [ "$$(id -u)" = 0 ]; then \
-			echo "test-interop: installing $$missing"; \
-			apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing || exit 1; \
-		else \
-			echo "test-interop needs the Debian packages: $$missing. Install them as root: apt-get install -y $$missing"; \
-			exit 1; \
-		fi; \
-	fi
+test-interop: sip-tools
 	$(GO) vet -tags interop ./e2e/interop/
 	$(GO) test -race -count=1 -tags interop ./e2e/interop/
 
