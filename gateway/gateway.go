@@ -55,8 +55,9 @@ type wsService interface {
 
 // connService is a wsService that also takes the connection under the WebSocket, to gather
 // its writes (package netbuf); the gateway then accepts the WebSocket on a netbuf.Conn.
+// ServeWebSocketConn returns at once and calls done when the connection has ended.
 type connService interface {
-	ServeWebSocketConn(ctx context.Context, c *websocket.Conn, nc *netbuf.Conn)
+	ServeWebSocketConn(ctx context.Context, c *websocket.Conn, nc *netbuf.Conn, done func())
 }
 
 // relayService is what the gateway needs from the MSRP relay
@@ -110,10 +111,16 @@ type Gateway struct {
 	shutdownDone chan struct{}
 	shutdownErr  error
 
-	mu        sync.Mutex // guards the fields below
-	state     state
-	conns     map[*websocket.Conn]struct{} // accepted WebSockets being served
-	closers   []func() error               // non-HTTP listeners, closed on shutdown
+	mu    sync.Mutex // guards the fields below
+	state state
+	// conns holds the accepted WebSockets being served; true marks one served by a
+	// connService, which closes it itself when wsCtx ends (its close handshake must run
+	// where its reader expects it), false one the gateway closes.
+	conns map[*websocket.Conn]bool
+	// wsCtx is what connServices serve under; cancelled when Shutdown closes WebSockets.
+	wsCtx     context.Context
+	wsCancel  context.CancelFunc
+	closers   []func() error // non-HTTP listeners, closed on shutdown
 	addrs     Addrs
 	readyLine string
 }
@@ -161,8 +168,9 @@ func newGateway(cfg Config, log *slog.Logger, svc services, serverTLS *tls.Confi
 		baseCtx:      ctx,
 		cancel:       cancel,
 		shutdownDone: make(chan struct{}),
-		conns:        make(map[*websocket.Conn]struct{}),
+		conns:        make(map[*websocket.Conn]bool),
 	}
+	g.wsCtx, g.wsCancel = context.WithCancel(ctx)
 	if cfg.openMode() {
 		log.Warn("open demo credentials: any name and password are accepted (loopback only); set -users or -auth-secret for real accounts")
 	}
@@ -430,24 +438,27 @@ func (g *Gateway) webSocketHandler(proto string, svc wsService, readLimit int64)
 			return
 		}
 		c.SetReadLimit(readLimit)
-		if !g.trackConn(c) {
+		if !g.trackConn(c, nw != nil) {
 			_ = c.Close(websocket.StatusGoingAway, "going away")
 			return
 		}
-		// The connection is served on a goroutine of its own and this handler returns: the
-		// HTTP server's goroutine, with the stack it grew and the request it holds, goes
-		// away, and an idle WebSocket costs one small goroutine.
+		// The connection is served on goroutines of the service's own and this handler
+		// returns: the HTTP server's goroutine, with the stack it grew and the request it
+		// holds, goes away, and an idle WebSocket costs one small goroutine.
 		handedOver = true
-		go func() {
-			defer g.wsWG.Done()
-			defer g.untrackConn(c)
-			if nw != nil {
-				cs.ServeWebSocketConn(g.baseCtx, c, nw.Conn())
-			} else {
-				svc.ServeWebSocket(g.baseCtx, c)
-			}
+		ended := func() {
 			// The service closes the connection; make sure it is gone.
 			_ = c.CloseNow()
+			g.untrackConn(c)
+			g.wsWG.Done()
+		}
+		if nw != nil {
+			cs.ServeWebSocketConn(g.wsCtx, c, nw.Conn(), ended)
+			return
+		}
+		go func() {
+			defer ended()
+			svc.ServeWebSocket(g.baseCtx, c)
 		}()
 	})
 }
@@ -466,13 +477,13 @@ func (g *Gateway) beginWebSocket() bool {
 
 // trackConn records an accepted connection so Shutdown can close it, or
 // reports false when Shutdown has already taken its snapshot.
-func (g *Gateway) trackConn(c *websocket.Conn) bool {
+func (g *Gateway) trackConn(c *websocket.Conn, selfClosing bool) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.state == stateClosing {
 		return false
 	}
-	g.conns[c] = struct{}{}
+	g.conns[c] = selfClosing
 	return true
 }
 
@@ -508,8 +519,12 @@ func (g *Gateway) shutdown(ctx context.Context) error {
 	g.state = stateClosing
 	closers := g.closers
 	conns := make([]*websocket.Conn, 0, len(g.conns))
-	for c := range g.conns {
+	var ours []*websocket.Conn
+	for c, selfClosing := range g.conns {
 		conns = append(conns, c)
+		if !selfClosing {
+			ours = append(ours, c)
+		}
 	}
 	g.mu.Unlock()
 	g.log.Info("shutting down", "websockets", len(conns))
@@ -526,7 +541,8 @@ func (g *Gateway) shutdown(ctx context.Context) error {
 	}
 
 	// 2. Close every WebSocket with 1001 and wait for the handlers.
-	for _, c := range conns {
+	g.wsCancel()
+	for _, c := range ours {
 		go func() { _ = c.Close(websocket.StatusGoingAway, "going away") }()
 	}
 	if err := waitCtx(ctx, &g.wsWG); err != nil {

@@ -49,7 +49,9 @@ func (w *ResponseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	// 16 bytes is bufio's smallest reader: a frame header comes through it, payloads go
 	// around it (a read into a large buffer bypasses bufio). 256 bytes of write buffer hold a
 	// WebSocket control frame whole.
-	return w.conn, bufio.NewReadWriter(bufio.NewReaderSize(w.conn, 16), bufio.NewWriterSize(w.conn, 256)), nil
+	br := bufio.NewReaderSize(w.conn, 16)
+	w.conn.upper = br
+	return w.conn, bufio.NewReadWriter(br, bufio.NewWriterSize(w.conn, 256)), nil
 }
 
 // Conn returns the hijacked connection, or nil before Hijack.

@@ -18,6 +18,8 @@
 package netbuf
 
 import (
+	"bufio"
+	"errors"
 	"io"
 	"net"
 	"sync"
@@ -60,6 +62,11 @@ type Conn struct {
 	borrow     bool
 	beforeRead func()
 	raw        syscall.RawConn // of a *net.TCPConn: reads try first and flush only on EAGAIN
+
+	// gate orders Idle's look at the read side (and at upper) with HandOverReads.
+	gate     sync.Mutex
+	upper    *bufio.Reader // the reader's own buffer above c (set by ResponseWriter.Hijack)
+	handover bool          // another goroutine reads from now on: Idle reports false
 
 	// read side
 	pre   []byte
@@ -278,4 +285,54 @@ func (c *Conn) send(bufs [][]byte) error {
 		c.err = err
 	}
 	return err
+}
+
+// Idle reports whether the reader has consumed everything read so far — nothing in the
+// Options.Buffered bytes, the borrowed buffer, or the bufio.Reader that Hijack put above c —
+// and the last read system call drained the socket: its next read would probably wait. It
+// is false where WaitReadable cannot be used (not a *net.TCPConn on a unix system) and after
+// HandOverReads. Call it from the reading goroutine.
+func (c *Conn) Idle() bool {
+	c.gate.Lock()
+	defer c.gate.Unlock()
+	if c.raw == nil || c.handover || c.more || len(c.pre) > 0 || c.rerr != nil {
+		return false
+	}
+	if c.in != nil && c.r < c.w {
+		return false
+	}
+	return c.upper == nil || c.upper.Buffered() == 0
+}
+
+// WaitReadable waits until the socket has bytes to read (or an error: closed, past the read
+// deadline), without reading them; BeforeRead does not run (flush before: writing would grow
+// the waiting goroutine's stack). A server waits here, on a goroutine with a small stack, rather than deep in a protocol
+// library's read, so that an idle connection costs little (the runtime sizes a parked
+// goroutine's stack by what it uses). Call it only when Idle reported true, from the
+// reading goroutine.
+func (c *Conn) WaitReadable() error {
+	if c.raw == nil {
+		return errors.ErrUnsupported
+	}
+	if err := waitRaw(c.raw); err != nil {
+		return err
+	}
+	// Bytes are waiting: the next read takes them all into a borrowed buffer rather than
+	// a few at a time into the small buffer of the reader above (unless reads were handed
+	// over meanwhile: the read side is no longer ours).
+	c.gate.Lock()
+	if !c.handover {
+		c.more = true
+	}
+	c.gate.Unlock()
+	return nil
+}
+
+// HandOverReads tells c that a goroutine other than its reader will read from now on (a
+// WebSocket close handshake): Idle reports false from then on, so the reader no longer looks
+// at buffers the other goroutine uses.
+func (c *Conn) HandOverReads() {
+	c.gate.Lock()
+	c.handover = true
+	c.gate.Unlock()
 }

@@ -348,3 +348,67 @@ func TestEndOfStreamAndDeadlines(t *testing.T) {
 		t.Fatalf("Read past the deadline = %v, want a timeout", err)
 	}
 }
+
+// Idle, WaitReadable and HandOverReads: a server parks an idle connection's reader outside
+// the protocol library, and wakes it when bytes arrive.
+func TestIdleWaitReadableAndHandOver(t *testing.T) {
+	a, b := pair(t)
+	c := New(b, Options{BorrowReads: true})
+	if !c.Idle() {
+		t.Fatal("a fresh connection with nothing read is not Idle")
+	}
+	woke := make(chan error, 1)
+	go func() { woke <- c.WaitReadable() }()
+	if _, err := a.Write([]byte("hello, more to come")); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-woke; err != nil {
+		t.Fatalf("WaitReadable: %v", err)
+	}
+	if c.Idle() {
+		t.Fatal("Idle after WaitReadable saw bytes")
+	}
+	got := make([]byte, 5)
+	if _, err := io.ReadFull(c, got); err != nil || string(got) != "hello" {
+		t.Fatalf("read %q, %v", got, err)
+	}
+	if c.Idle() {
+		t.Fatal("Idle with bytes left in the borrowed buffer")
+	}
+	rest := make([]byte, len(", more to come"))
+	if _, err := io.ReadFull(c, rest); err != nil {
+		t.Fatal(err)
+	}
+	if !c.Idle() {
+		t.Fatal("not Idle once everything was read")
+	}
+	c.HandOverReads()
+	if c.Idle() {
+		t.Fatal("Idle after HandOverReads")
+	}
+}
+
+func TestWaitReadableEndsWhenTheConnectionCloses(t *testing.T) {
+	_, b := pair(t)
+	c := New(b, Options{})
+	woke := make(chan error, 1)
+	go func() { woke <- c.WaitReadable() }()
+	c.Close()
+	if err := <-woke; !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("WaitReadable after Close = %v, want net.ErrClosed", err)
+	}
+}
+
+func TestWaitReadableSeesEndOfStream(t *testing.T) {
+	a, b := pair(t)
+	c := New(b, Options{})
+	woke := make(chan error, 1)
+	go func() { woke <- c.WaitReadable() }()
+	a.Close()
+	if err := <-woke; err != nil {
+		t.Fatalf("WaitReadable at end of stream = %v, want nil (the read reports it)", err)
+	}
+	if _, err := c.Read(make([]byte, 4)); err != io.EOF {
+		t.Fatalf("Read = %v, want io.EOF", err)
+	}
+}

@@ -12,4 +12,6 @@ func readRaw(rc syscall.RawConn, p []byte, idle func()) (int, error) {
 	return 0, errors.ErrUnsupported
 }
 
+func waitRaw(rc syscall.RawConn) error { return errors.ErrUnsupported }
+
 const rawReads = false

@@ -39,4 +39,21 @@ func readRaw(rc syscall.RawConn, p []byte, idle func()) (int, error) {
 	return n, nil
 }
 
+// waitRaw parks until rc's socket is readable, peeking one byte (MSG_PEEK leaves it there).
+func waitRaw(rc syscall.RawConn) error {
+	var b [1]byte
+	rerr := rc.Read(func(fd uintptr) bool {
+		for {
+			_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+			if err != syscall.EINTR {
+				return err != syscall.EAGAIN
+			}
+		}
+	})
+	if rerr != nil {
+		return rerr
+	}
+	return nil // data, end of stream or a socket error: the read that follows reports it
+}
+
 const rawReads = true

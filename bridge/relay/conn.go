@@ -35,7 +35,11 @@ type conn struct {
 	// at once.
 	out *netbuf.Conn
 	// batch is what this connection's reader wrote and has not flushed yet.
-	batch    batch
+	batch batch
+	// For a WebSocket: done runs once its serving ends; stop unregisters the context
+	// callback that closes it.
+	done     func()
+	stop     func() bool
 	secure   bool
 	outbound bool         // we dialled it
 	listener net.Listener // the listener it arrived on, if any
@@ -169,6 +173,10 @@ func (c *conn) close(reason error) {
 			if len(text) > 120 {
 				text = text[:120]
 			}
+			if c.out != nil {
+				// The close handshake reads on another goroutine from here.
+				c.out.HandOverReads()
+			}
 			go c.ws.Close(code, text)
 		} else {
 			c.nc.Close()
@@ -270,18 +278,46 @@ func putBuf(b *[]byte) {
 	bufPool.Put(b)
 }
 
-// serveWebSocket reads MSRP messages from a WebSocket client until it closes. Each WebSocket
-// message is exactly one MSRP chunk (RFC 7977 §5.1), text or binary alike (§4.2).
-func (c *conn) serveWebSocket(ctx context.Context) {
+// serveWebSocket reads MSRP messages from a WebSocket client until it closes, then calls
+// c.done. Each WebSocket message is exactly one MSRP chunk (RFC 7977 §5.1), text or binary
+// alike (§4.2).
+//
+// Between bursts the reader does not wait inside coder/websocket, where its stack is deep:
+// when everything read has been handled and the socket looked drained (netbuf's Idle), it
+// hands over to a fresh goroutine that waits for the next byte (resume) and ends. A parked
+// goroutine's stack is sized by what it uses, so an idle connection keeps a 2 KiB stack
+// rather than the 8 KiB that handling a message grew.
+//
+// readable says the socket has bytes waiting (resume saw them): read before looking at Idle.
+func (c *conn) serveWebSocket(readable bool) {
 	var err error
-	defer func() { c.batch.flush(); c.abortForward(); c.close(err) }()
+	hop := false
+	defer func() {
+		if hop {
+			return
+		}
+		c.batch.flush()
+		c.abortForward()
+		c.close(err)
+		if c.stop != nil {
+			c.stop()
+		}
+		c.done()
+	}()
 	for {
 		if c.out == nil {
 			// No netbuf under ws to say when a read would wait: flush per message.
 			c.batch.flush()
+		} else if !readable && c.out.Idle() {
+			// Flush here, not in the waiter: writing would grow its stack.
+			c.batch.flush()
+			hop = true
+			go c.resume()
+			return
 		}
+		readable = false
 		var rd io.Reader
-		_, rd, err = c.ws.Reader(ctx)
+		_, rd, err = c.ws.Reader(context.Background())
 		if err != nil {
 			return
 		}
@@ -292,6 +328,13 @@ func (c *conn) serveWebSocket(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// resume waits for the WebSocket client's next bytes and serves on. A wait that fails (the socket closed) leaves the error to
+// the read that follows.
+func (c *conn) resume() {
+	c.out.WaitReadable()
+	c.serveWebSocket(true)
 }
 
 var readPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}

@@ -57,7 +57,7 @@ func newTestRelay(t *testing.T, mod func(*Config)) *testRelay {
 		if err != nil {
 			return
 		}
-		r.ServeWebSocketConn(req.Context(), ws, nw.Conn())
+		r.ServeWebSocketConn(context.Background(), ws, nw.Conn(), func() {})
 	}))
 	tr := &testRelay{Relay: r, tcp: ln, http: srv}
 	t.Cleanup(func() {

@@ -237,25 +237,37 @@ func (r *Relay) serve(ln net.Listener, secure bool) error {
 	}
 }
 
-// ServeWebSocket runs one MSRP-over-WebSocket connection (RFC 7977) until it closes. The caller
-// has accepted it with the "msrp" subprotocol and checked its Origin.
+// ServeWebSocket runs one MSRP-over-WebSocket connection (RFC 7977) until it closes or ctx
+// is done. The caller has accepted it with the "msrp" subprotocol and checked its Origin.
 func (r *Relay) ServeWebSocket(ctx context.Context, ws *websocket.Conn) {
-	r.ServeWebSocketConn(ctx, ws, nil)
+	ended := make(chan struct{})
+	r.ServeWebSocketConn(ctx, ws, nil, func() { close(ended) })
+	<-ended
 }
 
-// ServeWebSocketConn is ServeWebSocket for a WebSocket accepted on nc (the caller's HTTP
-// hijacker handed nc to coder/websocket): the relay gathers what it writes on nc and flushes
-// it before its reader waits, so that a burst of chunks costs one system call per
-// destination rather than one per chunk and response (see package netbuf). nil nc is
-// ServeWebSocket.
-func (r *Relay) ServeWebSocketConn(ctx context.Context, ws *websocket.Conn, nc *netbuf.Conn) {
+// errGoingAway closes a WebSocket whose ServeWebSocketConn context ended (1001).
+var errGoingAway = &closeError{code: websocket.StatusGoingAway, msg: "going away"}
+
+// ServeWebSocketConn serves a WebSocket accepted on nc (the caller's HTTP hijacker handed nc
+// to coder/websocket) and returns at once; done runs when the connection has ended (closed
+// by either side, or ctx done: then with 1001 "going away"). On nc the relay gathers what it writes and flushes it before
+// its reader waits, so that a burst of chunks costs one system call per destination rather
+// than one per chunk and response, and an idle connection waits on a goroutine with a small
+// stack (see package netbuf). A nil nc serves ws without either.
+func (r *Relay) ServeWebSocketConn(ctx context.Context, ws *websocket.Conn, nc *netbuf.Conn, done func()) {
 	ws.SetReadLimit(int64(r.cfg.MaxWebSocketMessage))
 	c := newWSConn(r, ws, nc)
+	c.done = done
 	if !r.track(c) {
 		ws.Close(websocket.StatusGoingAway, "relay shutting down")
+		done()
 		return
 	}
-	c.serveWebSocket(ctx)
+	if ctx.Done() != nil {
+		// One callback for the connection's life, not a context per read.
+		c.stop = context.AfterFunc(ctx, func() { c.close(errGoingAway) })
+	}
+	go c.serveWebSocket(false)
 }
 
 // Close closes every listener handed to the relay and every connection, and fails the
