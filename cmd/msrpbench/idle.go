@@ -15,15 +15,30 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/simplegw/simplegw/bridge/msrp"
+	"github.com/simplegw/simplegw/cmd/internal/benchkit"
+)
+
+// RSS settling of the idle rows: the gateway's resident memory is sampled every
+// settleInterval until it changed by less than settleTolerance over settleOver, for at most
+// settleLimit.
+const (
+	settleInterval  = 250 * time.Millisecond
+	settleOver      = 2 * time.Second
+	settleLimit     = 15 * time.Second
+	settleTolerance = 0.01
 )
 
 // idle measures what an idle, authenticated WebSocket connection costs the gateway: n
 // browser-like clients connect to /msrp and AUTH (each holds a live relay URI, RFC 4976 §6.3),
-// then sit still. Reported: the gateway's resident memory and goroutines per connection.
+// then sit still. Reported: the growth of the gateway's resident memory per connection, read
+// once it is steady (settleInterval, settleOver, settleLimit); where it goes — goroutine
+// stacks (StackInuse) and live heap (HeapInuse after a forced collection), read from the
+// gateway's profiler; and goroutines per connection.
 func idle(ctx context.Context, gw *gatewayProc, counts []int, stdout io.Writer) error {
 	limit := raiseFileLimit(2*counts[len(counts)-1] + 1000)
-	fmt.Fprintln(stdout, "\n| idle WebSocket connections (AUTHed) | connect+AUTH time | gateway RSS growth | per connection | goroutines per connection |")
-	fmt.Fprintln(stdout, "|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(stdout, "\n| idle WebSocket connections (AUTHed) | connect+AUTH time | RSS steady after | gateway RSS growth | RSS per connection | stack per connection | heap in use per connection | goroutines per connection |")
+	fmt.Fprintln(stdout, "|---:|---:|---:|---:|---:|---:|---:|---:|")
+	rss := func() int64 { return gw.Status("VmRSS") }
 	for run, want := range counts {
 		// Each connection costs a descriptor here and one in the gateway; where the system
 		// will not raise the limit (no CAP_SYS_RESOURCE), measure as many as fit and say so.
@@ -32,11 +47,17 @@ func idle(ctx context.Context, gw *gatewayProc, counts []int, stdout io.Writer) 
 			n = fit
 			label = fmt.Sprintf("%d (of %d: open-file limit %d)", n, want, limit)
 		}
+		// The baseline, once the previous size's connections have wound down; then the same
+		// readings with the connections open. Each time a forced collection comes first
+		// (with the MemStats), and the resident size is read once it has settled after it.
+		m0, before, err := settle(ctx, gw, rss)
+		if err != nil {
+			return err
+		}
 		g0, err := goroutines(gw)
 		if err != nil {
 			return err
 		}
-		rss0 := gw.Status("VmRSS")
 		start := time.Now()
 		conns, err := openIdle(ctx, gw.http, n, byte(1+run))
 		if err != nil {
@@ -44,20 +65,44 @@ func idle(ctx context.Context, gw *gatewayProc, counts []int, stdout io.Writer) 
 			return fmt.Errorf("%d idle connections: %w", n, err)
 		}
 		took := time.Since(start)
-		time.Sleep(time.Second) // let the gateway settle
-		rss1 := gw.Status("VmRSS")
-		g1, err := goroutines(gw)
+		m1, after, err := settle(ctx, gw, rss)
 		if err != nil {
 			closeAll(conns)
 			return err
 		}
-		growth := float64(rss1 - rss0)
-		fmt.Fprintf(stdout, "| %s | %.1f s | %.1f MiB | %.1f KiB | %.2f |\n", label, took.Seconds(), growth/(1<<20),
-			growth/float64(n)/1024, float64(g1-g0)/float64(n))
+		g1, err := goroutines(gw)
 		closeAll(conns)
-		time.Sleep(2 * time.Second) // connections wind down before the next size
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, idleRow(label, n, took, before, after, m0, m1, g1-g0))
 	}
 	return nil
+}
+
+// settle forces a garbage collection in the gateway and reads its MemStats (from the heap
+// profile, gc=1), then waits until its resident size, sampled by rss, is steady.
+func settle(ctx context.Context, gw *gatewayProc, rss func() int64) (benchkit.MemStats, benchkit.Settling, error) {
+	m, err := benchkit.FetchMemStats(ctx, gw.pprof)
+	if err != nil {
+		return m, benchkit.Settling{}, fmt.Errorf("gateway heap profile: %w", err)
+	}
+	s, err := benchkit.WaitSteady(ctx, rss, settleInterval, settleOver, settleLimit, settleTolerance)
+	return m, s, err
+}
+
+// idleRow formats one row of the idle table for n connections: growth from the settled
+// baseline before to the settled reading after, and from MemStats m0 to m1.
+func idleRow(label string, n int, took time.Duration, before, after benchkit.Settling, m0, m1 benchkit.MemStats, goroutines int) string {
+	settled := fmt.Sprintf("%.2f s", after.After.Seconds())
+	if !after.Steady {
+		settled = fmt.Sprintf("not steady in %.0f s", after.After.Seconds())
+	}
+	perConn := func(d float64) string { return fmt.Sprintf("%.1f KiB", d/float64(n)/1024) }
+	growth := float64(after.Value - before.Value)
+	return fmt.Sprintf("| %s | %.1f s | %s | %.1f MiB | %s | %s | %s | %.2f |", label, took.Seconds(), settled, growth/(1<<20),
+		perConn(growth), perConn(float64(m1.StackInuse)-float64(m0.StackInuse)),
+		perConn(float64(m1.HeapInuse)-float64(m0.HeapInuse)), float64(goroutines)/float64(n))
 }
 
 func closeAll(conns []*websocket.Conn) {

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/simplegw/simplegw/cmd/internal/benchkit"
 )
 
 // The Kamailio baseline: Debian's kamailio with the msrp module as the relay between the same
@@ -184,6 +186,15 @@ func (k *kamailioProc) ensure() error {
 		}
 	}
 	return errKamailioExited
+}
+
+// usage sums what every process of the baseline's process group (the main process and all the
+// workers it forked) has spent so far.
+func (k *kamailioProc) usage() (benchkit.Usage, error) {
+	if k.cmd == nil {
+		return benchkit.Usage{}, errors.New("kamailio is not running")
+	}
+	return benchkit.ReadGroupUsage(k.cmd.Process.Pid)
 }
 
 // tail returns the last n lines of the baseline's log.

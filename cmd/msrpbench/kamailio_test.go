@@ -89,12 +89,12 @@ func TestGridKamailioFails(t *testing.T) {
 		}
 		snd.to = s.path()
 		return snd, &s.counter, snd.w.close, nil
-	}}
+	}, nil}
 	calls := 0
 	failing := scenario{"kamailio", func(ctx context.Context) (*sender, *counter, func(), error) {
 		calls++
 		return nil, nil, nil, errors.New("AUTH: status 501 Method not understood")
-	}}
+	}, nil}
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "kamailio.log"), []byte("line 1\nERROR: tcp_read(): buffer overrun\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -116,6 +116,16 @@ func TestGridKamailioFails(t *testing.T) {
 		}
 		if !strings.Contains(out, "| kamailio | 512 | "+w+" | fails: AUTH: status 501 Method not understood | – |") {
 			t.Fatalf("no failing Kamailio row for window %s:\n%s", w, out)
+		}
+		// The cost table: the stand-ins name no process, so their costs are unknown.
+		for _, row := range []string{
+			"| splice | 512 | " + w + " | – | – |  |",
+			"| tcp-tcp | 512 | " + w + " | – | – | – |",
+			"| kamailio | 512 | " + w + " | fails | – |  |",
+		} {
+			if !strings.Contains(out, row+"\n") {
+				t.Fatalf("no cost row %q:\n%s", row, out)
+			}
 		}
 	}
 	if calls != 2 {
@@ -149,18 +159,23 @@ func TestKamailio(t *testing.T) {
 	}()
 	sc := kamailioScenario(k)
 	ctx := context.Background()
-	rate, err := measure(ctx, sc, 1024, 1, 200*time.Millisecond)
+	smp, err := measure(ctx, sc, 1024, 1, 200*time.Millisecond)
 	if err != nil {
 		t.Fatalf("1 KiB through kamailio: %v\n%s", err, k.tail(20))
 	}
-	if rate <= 0 {
-		t.Fatalf("1 KiB through kamailio: %v msgs/s", rate)
+	if smp.rate <= 0 {
+		t.Fatalf("1 KiB through kamailio: %v msgs/s", smp.rate)
+	}
+	// Its cost is summed over the whole process group. At window 1 the next SEND is sent only
+	// after the 200 to the last, so a worker reads each SEND with a read(2) of its own.
+	if smp.costErr != nil || smp.cost.Syscalls < smp.msgs || smp.cost.CPU < 0 {
+		t.Fatalf("kamailio's usage over %d messages: %+v, %v", smp.msgs, smp.cost, smp.costErr)
 	}
 	if _, err := measure(ctx, sc, 65536, 1, 100*time.Millisecond); err != nil {
 		t.Logf("64 KiB through kamailio fails as expected of it: %v", err)
 	}
-	if rate, err := measure(ctx, sc, 1024, 1, 100*time.Millisecond); err != nil || rate <= 0 {
-		t.Fatalf("1 KiB through kamailio after a large frame: %v msgs/s, %v\n%s", rate, err, k.tail(20))
+	if smp, err := measure(ctx, sc, 1024, 1, 100*time.Millisecond); err != nil || smp.rate <= 0 {
+		t.Fatalf("1 KiB through kamailio after a large frame: %v msgs/s, %v\n%s", smp.rate, err, k.tail(20))
 	}
 
 	k.stop()

@@ -21,10 +21,22 @@
 //
 // With kamailio measured, the tcp-tcp rows also carry their ratio to it.
 //
+// A second table gives, for every row and the splice, what the relaying process(es) spent per
+// delivered message over the same measuring window: CPU time (utime+stime, /proc/PID/stat)
+// and read- and write-like system calls (syscr+syscw, /proc/PID/io) of the gateway, of every
+// process of Kamailio's process group, or of the splice proxy; with kamailio measured, the
+// tcp-tcp rows also carry Kamailio's CPU per message ÷ ours. On a small machine the load
+// generator shares the cores with the relay, so the rates are capped by the generator; the
+// cost per message is the relay's own.
+//
 // Then latency at fixed offered rates (-rates): 1 KiB SENDs on an open-loop schedule through
 // the splice, ws-tcp and tcp-tcp; each message's latency runs from its scheduled send time to
 // its arrival at the receiver (one process, one monotonic clock), reported as p50/p99/p99.9
 // and as what the relay adds to the splice.
+//
+// Then idle connections (-idle): the gateway's resident memory per AUTHed WebSocket
+// connection once it is steady, split into goroutine stacks and live heap from the gateway's
+// MemStats, and goroutines per connection.
 //
 // Usage:
 //
@@ -154,6 +166,14 @@ type scenario struct {
 	name string
 	// setup returns the sending side and the receiver's counter; cleanup closes both.
 	setup func(ctx context.Context) (*sender, *counter, func(), error)
+	// usage reads what the row's relaying process(es) have spent so far; nil when there is
+	// nothing to read (the row's costs are then reported as unknown).
+	usage func() (benchkit.Usage, error)
+}
+
+// pidUsage reads what process pid has spent so far.
+func pidUsage(pid int) func() (benchkit.Usage, error) {
+	return func() (benchkit.Usage, error) { return benchkit.ReadUsage(pid) }
 }
 
 // plainPeer connects a plain TCP MSRP peer (the sending side of a measurement) to addr.
@@ -198,7 +218,7 @@ func kamailioScenario(k *kamailioProc) scenario {
 			return "", "", fmt.Errorf("kamailio restart: %w", err)
 		}
 		return k.addr, k.addr, nil
-	})}
+	}), k.usage}
 }
 
 // scenarios returns every kind of row; "kamailio" only when k is not nil.
@@ -206,6 +226,7 @@ func scenarios(gw *gatewayProc, s *sink, sp *spliceProc, k *kamailioProc) map[st
 	gateway := func(client string) func() (string, string, error) {
 		return func() (string, string, error) { return client, gw.msrp, nil }
 	}
+	gwUsage := pidUsage(gw.Cmd.Process.Pid)
 	all := map[string]scenario{
 		"splice": {"splice", func(ctx context.Context) (*sender, *counter, func(), error) {
 			snd, err := plainPeer(sp.addr)
@@ -214,7 +235,7 @@ func scenarios(gw *gatewayProc, s *sink, sp *spliceProc, k *kamailioProc) map[st
 			}
 			snd.to = s.path()
 			return snd, &s.counter, snd.w.close, nil
-		}},
+		}, pidUsage(sp.cmd.Process.Pid)},
 		"ws-tcp": {"ws-tcp", func(ctx context.Context) (*sender, *counter, func(), error) {
 			rc, err := newRelayClient(ctx, "ws", gw.http)
 			if err != nil {
@@ -222,9 +243,9 @@ func scenarios(gw *gatewayProc, s *sink, sp *spliceProc, k *kamailioProc) map[st
 			}
 			snd := &sender{w: rc.w, from: rc.self, to: []msrp.URI{rc.use, s.uri}}
 			return snd, &s.counter, rc.close, nil
-		}},
-		"tcp-ws":  {"tcp-ws", toClient("ws", gateway(gw.http))},
-		"tcp-tcp": {"tcp-tcp", toClient("tcp", gateway(gw.msrp))},
+		}, gwUsage},
+		"tcp-ws":  {"tcp-ws", toClient("ws", gateway(gw.http)), gwUsage},
+		"tcp-tcp": {"tcp-tcp", toClient("tcp", gateway(gw.msrp)), gwUsage},
 	}
 	if k != nil {
 		all["kamailio"] = kamailioScenario(k)
@@ -306,34 +327,43 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// grid measures every scenario at every size and window. A row of the gateway that fails
-// ends the report; a Kamailio row that fails is printed as failing, with the reason, and the
-// tail of Kamailio's log goes to stderr.
+// grid measures every scenario at every size and window and prints two tables: the rates,
+// cell by cell as they are measured, then what the relaying process(es) spent per message.
+// A row of the gateway that fails ends the report; a Kamailio row that fails is printed as
+// failing, with the reason, and the tail of Kamailio's log goes to stderr.
 func grid(ctx context.Context, o options, all map[string]scenario, kam *kamailioProc, stdout, stderr io.Writer) error {
-	withKam := kam != nil
+	withKam := kam != nil && slices.Contains(o.scenarios, "kamailio")
 	head := "| scenario | size | window | msgs/s | MB/s | splice msgs/s | splice MB/s | ratio |"
 	rule := "|---|---:|---:|---:|---:|---:|---:|---:|"
+	costHead := "| scenario | size | window | CPU µs/msg | syscalls/msg |"
+	costRule := "|---|---:|---:|---:|---:|"
 	if withKam {
 		head += " kamailio msgs/s | vs kamailio |"
 		rule += "---:|---:|"
+		costHead += " CPU vs kamailio |"
+		costRule += "---:|"
 	}
 	fmt.Fprintln(stdout, head)
 	fmt.Fprintln(stdout, rule)
+	costs := []string{costHead, costRule}
+	costNoted := map[string]bool{} // rows whose usage could not be read, said once on stderr
 	for _, size := range o.sizes {
 		mb := func(rate float64) float64 { return rate * float64(size) / 1e6 }
 		for _, w := range o.windows {
-			rates := map[string][]float64{}
-			fails := map[string]error{}
-			var bases []float64
+			runs := map[string]*rowRuns{"splice": {}}
+			for _, name := range o.scenarios {
+				runs[name] = &rowRuns{}
+			}
 			for i := 0; i < o.runs; i++ {
 				// The baseline, then each scenario in turn.
 				b, err := measure(ctx, all["splice"], size, w, o.duration)
 				if err != nil {
 					return fmt.Errorf("splice baseline: %w", err)
 				}
-				bases = append(bases, b)
+				runs["splice"].add(b)
 				for _, name := range o.scenarios {
-					if fails[name] != nil {
+					r := runs[name]
+					if r.fail != nil {
 						continue
 					}
 					v, err := measure(ctx, all[name], size, w, o.duration)
@@ -341,37 +371,109 @@ func grid(ctx context.Context, o options, all map[string]scenario, kam *kamailio
 						return fmt.Errorf("%s: %w", name, err)
 					}
 					if err != nil {
-						fails[name] = err
+						r.fail = err
 						fmt.Fprintf(stderr, "msrpbench: kamailio, %d bytes, window %d: %v\n--- kamailio log (tail) ---\n%s\n---\n", size, w, err, kam.tail(15))
 						continue
 					}
-					rates[name] = append(rates[name], v)
+					r.add(v)
 				}
 			}
-			base := benchkit.Median(bases)
-			kamRate := benchkit.Median(rates["kamailio"])
+			for name, r := range runs {
+				if r.costErr != nil && !costNoted[name] {
+					costNoted[name] = true
+					fmt.Fprintf(stderr, "msrpbench: %s: no CPU and system call figures: %v\n", name, r.costErr)
+				}
+			}
+			base := benchkit.Median(runs["splice"].rates)
+			kr := runs["kamailio"]
+			cell := fmt.Sprintf("| %%s | %d | %d |", size, w)
+			costs = append(costs, fmt.Sprintf(cell, "splice")+runs["splice"].costCells())
+			if withKam {
+				costs[len(costs)-1] += "  |"
+			}
 			for _, name := range o.scenarios {
-				fmt.Fprintf(stdout, "| %s | %d | %d |", name, size, w)
-				if err := fails[name]; err != nil {
-					fmt.Fprintf(stdout, " fails: %s | – | %.0f | %.1f | – |", oneLine(err), base, mb(base))
+				r := runs[name]
+				fmt.Fprintf(stdout, cell, name)
+				if r.fail != nil {
+					fmt.Fprintf(stdout, " fails: %s | – | %.0f | %.1f | – |", oneLine(r.fail), base, mb(base))
 				} else {
-					rate := benchkit.Median(rates[name])
+					rate := benchkit.Median(r.rates)
 					fmt.Fprintf(stdout, " %.0f | %.1f | %.0f | %.1f | %.2f |", rate, mb(rate), base, mb(base), rate/base)
 				}
+				row := fmt.Sprintf(cell, name) + r.costCells()
 				switch {
 				case !withKam:
 				case name != "tcp-tcp":
 					fmt.Fprint(stdout, "  |  |")
-				case fails["kamailio"] != nil:
+					row += "  |"
+				case kr.fail != nil:
 					fmt.Fprint(stdout, " fails | – |")
+					row += " – |"
 				default:
-					fmt.Fprintf(stdout, " %.0f | %.2f |", kamRate, benchkit.Median(rates[name])/kamRate)
+					fmt.Fprintf(stdout, " %.0f | %.2f |", benchkit.Median(kr.rates), benchkit.Median(r.rates)/benchkit.Median(kr.rates))
+					row += " " + cpuRatio(kr, r) + " |"
 				}
 				fmt.Fprintln(stdout)
+				costs = append(costs, row)
 			}
 		}
 	}
+	fmt.Fprint(stdout, "\nCost per delivered message of the relaying process (the gateway; Kamailio: all its processes; splice: the proxy)"+
+		" over each run's measuring window. CPU µs: user+system time. syscalls: read- and write-like calls as /proc/PID/io"+
+		" counts them (syscr+syscw), without send/recv, splice, epoll or futex calls: the splice copies with splice(2) and"+
+		" Kamailio sends with sendto(2), so for them it counts only what they read(2).")
+	if withKam {
+		fmt.Fprint(stdout, " CPU vs kamailio: Kamailio's CPU per message ÷ ours (how many times more messages we relay per CPU second).")
+	}
+	fmt.Fprint(stdout, "\n\n")
+	for _, row := range costs {
+		fmt.Fprintln(stdout, row)
+	}
 	return nil
+}
+
+// rowRuns gathers the runs of one row of one grid cell.
+type rowRuns struct {
+	rates    []float64 // msgs/s
+	cpu, sys []float64 // CPU µs and system calls per message, of the runs whose usage was read
+	costErr  error     // why the usage of a run could not be read
+	fail     error     // why the row failed (Kamailio only)
+}
+
+func (r *rowRuns) add(s sample) {
+	r.rates = append(r.rates, s.rate)
+	if s.costErr != nil {
+		r.costErr = s.costErr
+		return
+	}
+	cpu, sys := s.perMessage()
+	r.cpu = append(r.cpu, cpu)
+	r.sys = append(r.sys, sys)
+}
+
+// costCells are the row's "CPU µs/msg | syscalls/msg |" cells: medians over the runs, "–"
+// when no run's usage was read, "fails" for a failed row.
+func (r *rowRuns) costCells() string {
+	switch {
+	case r.fail != nil:
+		return " fails | – |"
+	case len(r.cpu) == 0:
+		return " – | – |"
+	}
+	return fmt.Sprintf(" %.1f | %.2f |", benchkit.Median(r.cpu), benchkit.Median(r.sys))
+}
+
+// cpuRatio is Kamailio's CPU per message ÷ ours: how many times more messages ours relays per
+// CPU second; "–" when either is unknown or ours is zero.
+func cpuRatio(kam, ours *rowRuns) string {
+	if len(kam.cpu) == 0 || len(ours.cpu) == 0 {
+		return "–"
+	}
+	k, o := benchkit.Median(kam.cpu), benchkit.Median(ours.cpu)
+	if o <= 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f", k/o)
 }
 
 // transfers measures one large file each way: throughput, and how much the gateway's resident
@@ -442,12 +544,32 @@ func transfers(ctx context.Context, o options, gw *gatewayProc, s *sink, sp *spl
 	return nil
 }
 
+// sample is one run of one row: what its receiver counted over the measuring window, and what
+// the row's relaying process(es) spent over the same window.
+type sample struct {
+	rate    float64        // messages per second
+	msgs    int64          // messages counted in the window
+	cost    benchkit.Usage // spent by the relaying process(es); unknown when costErr is set
+	costErr error
+}
+
+// perMessage is the sample's CPU µs and system calls per message.
+func (s sample) perMessage() (cpuMicros, syscalls float64) { return s.cost.PerMessage(s.msgs) }
+
+// errNoUsage is the cost of a row with nothing to read it from.
+var errNoUsage = errors.New("the row names no relaying process")
+
 // measure runs one scenario for d after a short warm-up and returns the messages per second
-// its receiver counted in that time.
-func measure(ctx context.Context, sc scenario, size, window int, d time.Duration) (float64, error) {
+// its receiver counted in that time, and what the relaying process(es) spent meanwhile (read
+// just after each count, so both cover the same window).
+func measure(ctx context.Context, sc scenario, size, window int, d time.Duration) (sample, error) {
+	usage := sc.usage
+	if usage == nil {
+		usage = func() (benchkit.Usage, error) { return benchkit.Usage{}, errNoUsage }
+	}
 	snd, cnt, cleanup, err := sc.setup(ctx)
 	if err != nil {
-		return 0, err
+		return sample{}, err
 	}
 	defer cleanup()
 	pctx, cancel := context.WithCancel(ctx)
@@ -456,26 +578,28 @@ func measure(ctx context.Context, sc scenario, size, window int, d time.Duration
 	go func() { errc <- snd.pump(pctx, size, window) }()
 	select {
 	case err := <-errc:
-		return 0, err
+		return sample{}, err
 	case <-time.After(d / 4):
 	case <-ctx.Done():
-		return 0, ctx.Err()
+		return sample{}, ctx.Err()
 	}
 	n0, t0 := cnt.n.Load(), time.Now()
+	u0, err0 := usage()
 	select {
 	case err := <-errc:
-		return 0, err
+		return sample{}, err
 	case <-time.After(d):
 	case <-ctx.Done():
-		return 0, ctx.Err()
+		return sample{}, ctx.Err()
 	}
 	n1, el := cnt.n.Load(), time.Since(t0)
+	u1, err1 := usage()
 	cancel()
 	if err := <-errc; err != nil && !errors.Is(err, net.ErrClosed) {
-		return 0, err
+		return sample{}, err
 	}
 	if n1 == n0 {
-		return 0, snd.diagnose()
+		return sample{}, snd.diagnose()
 	}
-	return float64(n1-n0) / el.Seconds(), nil
+	return sample{rate: float64(n1-n0) / el.Seconds(), msgs: n1 - n0, cost: u1.Sub(u0), costErr: errors.Join(err0, err1)}, nil
 }

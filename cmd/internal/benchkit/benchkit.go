@@ -1,6 +1,7 @@
 // Package benchkit is what simplegw's benchmark programs (msrpbench, sipbench) share: the
 // gateway under test as a child process started from its binary, the ready line of a child,
-// the resident memory of a process, and medians.
+// what a process costs (resident memory, CPU time and system calls from Linux's procfs, a Go
+// program's MemStats from its profiler), waiting until a reading is steady, and medians.
 package benchkit
 
 import (
