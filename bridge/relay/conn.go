@@ -62,6 +62,7 @@ type conn struct {
 	closed    chan struct{}
 
 	cur          *forward
+	fwd          forward // what cur points to for a forwarded request
 	authFailures int
 	ok           bool // a request succeeded: AUTH answered 200, or a request forwarded
 }

@@ -21,6 +21,7 @@ type forward struct {
 	sent   bool     // at least one piece went out
 	failed int      // status of a failure met while forwarding, 0 if none
 	reason string
+	paths  []msrp.URI // storage for out.FromPath, kept from request to request
 }
 
 // txn is a request the relay forwarded and whose response it awaits (RFC 4976 §6.4.3).
@@ -34,7 +35,8 @@ type txn struct {
 	reportFrom msrp.URI
 	messageID  string
 	rng        *msrp.ByteRange
-	deadline   time.Time // zero until the request is written; guarded by the conn's pmu
+	rngv       msrp.ByteRange // what rng points to, when set here
+	deadline   time.Time      // zero until the request is written; guarded by the conn's pmu
 }
 
 // fail ends a transaction that got no usable response: a SEND with Failure-Report "yes"
@@ -112,10 +114,13 @@ func (c *conn) route(m *msrp.Message) *forward {
 		c.reject(m, m.ToPath[0], 481, "relay URI unknown or expired")
 		return dropped
 	}
-	f := &forward{in: m, self: b.uri}
+	// The reader handles one request at a time: its forward (and the From-Path buffer in
+	// it) is reused from request to request.
+	f := &c.fwd
+	paths := f.paths[:0]
+	*f = forward{in: m, self: b.uri, paths: paths}
 	toPath := m.ToPath[1:]
-	fromPath := make([]msrp.URI, 0, len(m.FromPath)+2)
-	fromPath = append(fromPath, b.uri)
+	var handoff *binding // the next hop's client, when it is one of ours
 	if len(toPath) == 0 {
 		c.reject(m, b.uri, 400, "To-Path ends at the relay")
 		return dropped
@@ -126,7 +131,7 @@ func (c *conn) route(m *msrp.Message) *forward {
 			// The next hop is another client of this relay (RFC 7977 §8.3): hand it over
 			// without a socket, moving both relay URIs to From-Path.
 			toPath = toPath[1:]
-			fromPath = append([]msrp.URI{b2.uri}, fromPath...)
+			handoff = b2
 			if len(toPath) == 0 {
 				c.reject(m, b.uri, 400, "To-Path ends at the relay")
 				return dropped
@@ -148,7 +153,14 @@ func (c *conn) route(m *msrp.Message) *forward {
 			r.notePeer(c, m.FromPath[0])
 		}
 	}
+	// From-Path: [the next client's relay URI,] this relay URI, the sender's From-Path.
+	fromPath := paths
+	if handoff != nil {
+		fromPath = append(fromPath, handoff.uri)
+	}
+	fromPath = append(fromPath, b.uri)
 	fromPath = append(fromPath, m.FromPath...)
+	f.paths = fromPath[:0]
 	f.out = msrp.Message{
 		Method:        m.Method,
 		ToPath:        toPath,
@@ -198,7 +210,8 @@ func (c *conn) forwardPiece(f *forward, p msrp.Part) {
 				rng.Start, rng.Total = m.ByteRange.Start+p.Offset, m.ByteRange.Total
 			}
 			rng.End = rng.Start + int64(len(p.Body)) - 1
-			t.rng = &rng
+			t.rngv = rng
+			t.rng = &t.rngv
 		}
 		if !f.dest.addPending(out.TransactionID, t) {
 			f.failed, f.reason = 408, "connection to the next hop was lost"
