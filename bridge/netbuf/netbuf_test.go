@@ -412,3 +412,21 @@ func TestWaitReadableSeesEndOfStream(t *testing.T) {
 		t.Fatalf("Read = %v, want io.EOF", err)
 	}
 }
+
+// The relay's BeforeRead flushes, and a flush that fails closes the connection: Close from
+// the hook must not wait for the read that called it.
+func TestCloseFromBeforeReadDoesNotHang(t *testing.T) {
+	a, _ := pair(t)
+	var c *Conn
+	c = New(a, Options{BeforeRead: func() { c.Close() }})
+	done := make(chan error, 1)
+	go func() { _, err := c.Read(make([]byte, 8)); done <- err }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("Read after Close in BeforeRead = %v, want net.ErrClosed", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close inside BeforeRead hangs")
+	}
+}

@@ -7,31 +7,31 @@ import (
 	"syscall"
 )
 
-// readRaw reads into p from rc's socket. When nothing is waiting (EAGAIN), idle runs once and
-// the goroutine parks in the runtime's poller until the socket is readable; a readiness
-// event that comes while idle runs is not lost (the poller was armed before the first try).
+// readRaw reads into p from rc's socket. When nothing is waiting (EAGAIN), idle runs —
+// outside rc.Read, which holds a reference on the descriptor that Close waits for — and the
+// read is retried, parking in the poller until the socket is readable.
 func readRaw(rc syscall.RawConn, p []byte, idle func()) (int, error) {
 	var n int
 	var err error
-	ran := false
-	rerr := rc.Read(func(fd uintptr) bool {
-		for {
-			n, err = syscall.Read(int(fd), p)
-			if err != syscall.EINTR {
-				break
+	try := func(wait bool) error {
+		return rc.Read(func(fd uintptr) bool {
+			for {
+				n, err = syscall.Read(int(fd), p)
+				if err != syscall.EINTR {
+					break
+				}
 			}
-		}
-		if errors.Is(err, syscall.EAGAIN) {
-			if !ran {
-				ran = true
-				idle()
-			}
-			return false
-		}
-		return true
-	})
-	if rerr != nil {
+			return !(wait && errors.Is(err, syscall.EAGAIN))
+		})
+	}
+	if rerr := try(false); rerr != nil {
 		return 0, rerr
+	}
+	if errors.Is(err, syscall.EAGAIN) {
+		idle()
+		if rerr := try(true); rerr != nil {
+			return 0, rerr
+		}
 	}
 	if err != nil {
 		return 0, err

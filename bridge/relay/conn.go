@@ -60,6 +60,7 @@ type conn struct {
 
 	closeOnce sync.Once
 	closed    chan struct{}
+	wsClosed  chan struct{} // closed when ws.Close has returned
 
 	cur          *forward
 	fwd          forward // what cur points to for a forwarded request
@@ -76,7 +77,7 @@ func newStreamConn(r *Relay, nc net.Conn, secure, outbound bool) *conn {
 
 // newWSConn serves ws; out, if not nil, is the connection under it.
 func newWSConn(r *Relay, ws *websocket.Conn, out *netbuf.Conn) *conn {
-	c := &conn{r: r, ws: ws, secure: true, closed: make(chan struct{}), out: out}
+	c := &conn{r: r, ws: ws, secure: true, closed: make(chan struct{}), out: out, wsClosed: make(chan struct{})}
 	if out != nil {
 		out.SetBeforeRead(c.batch.flush)
 	}
@@ -93,24 +94,39 @@ func newWSConn(r *Relay, ws *websocket.Conn, out *netbuf.Conn) *conn {
 // (whose close handshake reads). mu is held across a flush; it is never taken while a conn's
 // wmu is held.
 type batch struct {
-	mu    sync.Mutex
-	conns []*conn
+	mu     sync.Mutex
+	conns  []*conn
+	writes int // messages gathered since the last flush
 }
+
+// maxBatchWrites bounds how long a reader that keeps finding input holds what it gathered:
+// after this many messages it flushes, waiting or not.
+const maxBatchWrites = 64
 
 func (b *batch) add(c *conn) {
 	b.mu.Lock()
-	defer b.mu.Unlock()
+	b.writes++
+	full := b.writes >= maxBatchWrites
+	found := false
 	for _, x := range b.conns {
 		if x == c {
-			return
+			found = true
+			break
 		}
 	}
-	b.conns = append(b.conns, c)
+	if !found {
+		b.conns = append(b.conns, c)
+	}
+	b.mu.Unlock()
+	if full {
+		b.flush()
+	}
 }
 
 func (b *batch) flush() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.writes = 0
 	for i, c := range b.conns {
 		c.flush()
 		b.conns[i] = nil
@@ -118,9 +134,28 @@ func (b *batch) flush() {
 	b.conns = b.conns[:0]
 }
 
+// flushExcept flushes every connection in b but x, which stays in b.
+func (b *batch) flushExcept(x *conn) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	keep := false
+	for i, c := range b.conns {
+		if c == x {
+			keep = true
+		} else {
+			c.flush()
+		}
+		b.conns[i] = nil
+	}
+	b.conns = b.conns[:0]
+	if keep {
+		b.conns = append(b.conns, x)
+	}
+}
+
 // flush writes what c has gathered.
 func (c *conn) flush() {
-	if c.out == nil || c.isClosed() {
+	if c.out == nil {
 		return
 	}
 	c.writes.Add(1)
@@ -178,7 +213,7 @@ func (c *conn) close(reason error) {
 				// The close handshake reads on another goroutine from here.
 				c.out.HandOverReads()
 			}
-			go c.ws.Close(code, text)
+			go func() { c.ws.Close(code, text); close(c.wsClosed) }()
 		} else {
 			c.nc.Close()
 		}
@@ -300,6 +335,7 @@ func (c *conn) serveWebSocket(readable bool) {
 		c.batch.flush()
 		c.abortForward()
 		c.close(err)
+		<-c.wsClosed // the close handshake ends before done (whose owner may CloseNow)
 		if c.stop != nil {
 			c.stop()
 		}
@@ -397,6 +433,11 @@ func (c *conn) send(m *msrp.Message, body []byte, flag byte, b *batch) error {
 	}
 	buf = msrp.AppendEndLine(buf, m.TransactionID, flag, withBody)
 	*bp = buf
+	if b != nil && c.out != nil && c.out.Buffered()+len(buf)+len(body) > netbuf.GatherLimit {
+		// This write goes out at once and may block: what the reader gathered for the
+		// others must not wait behind it.
+		b.flushExcept(c)
+	}
 	// Writers queue on wmu; progress moves only when one of them holds it, so writers waiting
 	// behind a stuck one cannot hide it from the sweeper.
 	c.writes.Add(1)
@@ -412,8 +453,12 @@ func (c *conn) send(m *msrp.Message, body []byte, flag byte, b *batch) error {
 		c.out.Hold()
 		err = c.ws.Write(context.Background(), websocket.MessageBinary, buf)
 		c.out.Release()
-		if err == nil && b == nil {
-			err = c.out.Flush()
+		if b == nil || err != nil || c.isClosed() {
+			// A frame coder/websocket wrote for itself (close, pong) while we held
+			// may be among the gathered bytes: it must not wait for a batch.
+			if ferr := c.out.Flush(); err == nil {
+				err = ferr
+			}
 		}
 	case b != nil:
 		c.out.Hold()
