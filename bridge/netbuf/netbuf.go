@@ -23,7 +23,6 @@ import (
 	"io"
 	"net"
 	"sync"
-	"syscall"
 )
 
 // GatherLimit is the most a Conn gathers before it writes: a write that would take the
@@ -61,7 +60,7 @@ type Conn struct {
 	net.Conn
 	borrow     bool
 	beforeRead func()
-	raw        syscall.RawConn // of a *net.TCPConn: reads try first and flush only on EAGAIN
+	raw        *rawReader // of a *net.TCPConn: reads try first and flush only on EAGAIN
 
 	// gate orders Idle's look at the read side (and at upper) with HandOverReads.
 	gate     sync.Mutex
@@ -77,6 +76,8 @@ type Conn struct {
 	reads int   // read system calls made (for tests)
 
 	mu   sync.Mutex
+	iov  [4][]byte   // room for send's vector (under mu)
+	vec  net.Buffers // the vector WriteTo consumes (under mu)
 	held int
 	out  *[]byte // gathered bytes; nil when there are none
 	err  error   // the first write error; every later write fails with it
@@ -86,7 +87,9 @@ type Conn struct {
 func New(nc net.Conn, o Options) *Conn {
 	c := &Conn{Conn: nc, borrow: o.BorrowReads, beforeRead: o.BeforeRead}
 	if tc, ok := nc.(*net.TCPConn); ok && rawReads {
-		c.raw, _ = tc.SyscallConn()
+		if rc, err := tc.SyscallConn(); err == nil {
+			c.raw = newRawReader(rc)
+		}
 	}
 	if len(o.Buffered) > 0 {
 		c.pre = append([]byte(nil), o.Buffered...)
@@ -156,7 +159,7 @@ func (c *Conn) readSocket(p []byte) (int, error) {
 		}
 		return c.Conn.Read(p)
 	}
-	n, err := readRaw(c.raw, p, c.beforeRead)
+	n, err := c.raw.Read(p, c.beforeRead)
 	if err != nil {
 		err = &net.OpError{Op: "read", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
 	} else if n == 0 {
@@ -259,7 +262,7 @@ func (c *Conn) Buffered() int {
 
 // send writes the gathered bytes and then bufs. c.mu is held.
 func (c *Conn) send(bufs [][]byte) error {
-	var v net.Buffers
+	v := c.iov[:0]
 	if c.out != nil && len(*c.out) > 0 {
 		v = append(v, *c.out)
 	}
@@ -274,8 +277,12 @@ func (c *Conn) send(bufs [][]byte) error {
 	case 1:
 		_, err = c.Conn.Write(v[0])
 	default:
-		_, err = v.WriteTo(c.Conn)
+		// A field, not a local: WriteTo takes a pointer, which would move a local to the heap.
+		c.vec = v
+		_, err = c.vec.WriteTo(c.Conn)
+		c.vec = nil
 	}
+	clear(v)
 	if c.out != nil {
 		*c.out = (*c.out)[:0]
 		outPool.Put(c.out)
@@ -314,7 +321,7 @@ func (c *Conn) WaitReadable() error {
 	if c.raw == nil {
 		return errors.ErrUnsupported
 	}
-	if err := waitRaw(c.raw); err != nil {
+	if err := c.raw.Wait(); err != nil {
 		return err
 	}
 	// Bytes are waiting: the next read takes them all into a borrowed buffer rather than

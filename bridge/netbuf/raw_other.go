@@ -7,11 +7,13 @@ import (
 	"syscall"
 )
 
-// readRaw is not available here: New never sets Conn.raw on these systems.
-func readRaw(rc syscall.RawConn, p []byte, idle func()) (int, error) {
-	return 0, errors.ErrUnsupported
-}
-
-func waitRaw(rc syscall.RawConn) error { return errors.ErrUnsupported }
-
 const rawReads = false
+
+// rawReader is not available here: New never makes one on these systems.
+type rawReader struct{}
+
+func newRawReader(rc syscall.RawConn) *rawReader { return nil }
+
+func (r *rawReader) Read(p []byte, idle func()) (int, error) { return 0, errors.ErrUnsupported }
+
+func (r *rawReader) Wait() error { return errors.ErrUnsupported }

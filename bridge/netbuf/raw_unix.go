@@ -3,35 +3,61 @@
 package netbuf
 
 import (
-	"errors"
 	"syscall"
 )
 
-// readRaw reads into p from rc's socket. When nothing is waiting (EAGAIN), idle runs —
-// outside rc.Read, which holds a reference on the descriptor that Close waits for — and the
-// read is retried, parking in the poller until the socket is readable.
-func readRaw(rc syscall.RawConn, p []byte, idle func()) (int, error) {
-	var n int
-	var err error
-	try := func(wait bool) error {
-		return rc.Read(func(fd uintptr) bool {
-			for {
-				n, err = syscall.Read(int(fd), p)
-				if err != syscall.EINTR {
-					break
-				}
+const rawReads = true
+
+// rawReader reads a socket through its syscall.RawConn. Its callbacks are made once and pass
+// arguments and results through its fields, so a read allocates nothing. It belongs to the
+// reading goroutine, like Conn's read side.
+type rawReader struct {
+	rc               syscall.RawConn
+	p                []byte
+	n                int
+	err              error
+	one              [1]byte
+	try, wait, ready func(fd uintptr) bool
+}
+
+func newRawReader(rc syscall.RawConn) *rawReader {
+	r := &rawReader{rc: rc}
+	r.try = func(fd uintptr) bool { r.read(fd); return true }
+	r.wait = func(fd uintptr) bool { r.read(fd); return r.err != syscall.EAGAIN }
+	r.ready = func(fd uintptr) bool {
+		for {
+			_, _, err := syscall.Recvfrom(int(fd), r.one[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+			if err != syscall.EINTR {
+				return err != syscall.EAGAIN
 			}
-			return !(wait && errors.Is(err, syscall.EAGAIN))
-		})
-	}
-	if rerr := try(false); rerr != nil {
-		return 0, rerr
-	}
-	if errors.Is(err, syscall.EAGAIN) {
-		idle()
-		if rerr := try(true); rerr != nil {
-			return 0, rerr
 		}
+	}
+	return r
+}
+
+func (r *rawReader) read(fd uintptr) {
+	for {
+		r.n, r.err = syscall.Read(int(fd), r.p)
+		if r.err != syscall.EINTR {
+			return
+		}
+	}
+}
+
+// Read reads into p. When nothing is waiting (EAGAIN), idle runs — outside rc.Read, which
+// holds a reference on the descriptor that Close waits for — and the read is retried,
+// parking in the poller until the socket is readable.
+func (r *rawReader) Read(p []byte, idle func()) (int, error) {
+	r.p = p
+	rerr := r.rc.Read(r.try)
+	if rerr == nil && r.err == syscall.EAGAIN {
+		idle()
+		rerr = r.rc.Read(r.wait)
+	}
+	n, err := r.n, r.err
+	r.p, r.err = nil, nil
+	if rerr != nil {
+		return 0, rerr
 	}
 	if err != nil {
 		return 0, err
@@ -39,21 +65,8 @@ func readRaw(rc syscall.RawConn, p []byte, idle func()) (int, error) {
 	return n, nil
 }
 
-// waitRaw parks until rc's socket is readable, peeking one byte (MSG_PEEK leaves it there).
-func waitRaw(rc syscall.RawConn) error {
-	var b [1]byte
-	rerr := rc.Read(func(fd uintptr) bool {
-		for {
-			_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-			if err != syscall.EINTR {
-				return err != syscall.EAGAIN
-			}
-		}
-	})
-	if rerr != nil {
-		return rerr
-	}
-	return nil // data, end of stream or a socket error: the read that follows reports it
+// Wait parks until the socket is readable, peeking one byte (MSG_PEEK leaves it there). End
+// of stream and socket errors count as readable: the read that follows reports them.
+func (r *rawReader) Wait() error {
+	return r.rc.Read(r.ready)
 }
-
-const rawReads = true

@@ -63,7 +63,8 @@ type conn struct {
 	wsClosed  chan struct{} // closed when ws.Close has returned
 
 	cur          *forward
-	fwd          forward // what cur points to for a forwarded request
+	fwd          forward  // what cur points to for a forwarded request
+	notedPeer    msrp.URI // the last From-Path URI notePeer settled for c
 	authFailures int
 	ok           bool // a request succeeded: AUTH answered 200, or a request forwarded
 }

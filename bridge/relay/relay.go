@@ -472,25 +472,43 @@ const maxPeersPerConn = 64
 // the URI's host must be the IP address the connection comes from, its scheme must match the
 // connection's security (RFC 4975 §6: msrps only over TLS), a live entry is never replaced,
 // and one connection holds at most maxPeersPerConn entries.
+//
+// A peer names itself in every request; the reader remembers the last URI that was settled
+// here (recorded for c, or never eligible on c) and skips it next time, so that a stream of
+// requests from one peer costs no lookups.
 func (r *Relay) notePeer(c *conn, u msrp.URI) {
-	if c.nc == nil || u.Secure != c.secure {
+	if u == c.notedPeer {
 		return
+	}
+	if r.notePeerOnce(c, u) {
+		c.notedPeer = u
+	}
+}
+
+// notePeerOnce records c as the connection to u if it may be, and reports whether the
+// question is settled for c (recorded, or never eligible on c).
+func (r *Relay) notePeerOnce(c *conn, u msrp.URI) bool {
+	if c.nc == nil || u.Secure != c.secure {
+		return true
 	}
 	remote, ok := c.nc.RemoteAddr().(*net.TCPAddr)
 	if ip := net.ParseIP(u.Host); !ok || ip == nil || !ip.Equal(remote.IP) {
-		return
+		return true
 	}
 	k := uriKey(u)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if old := r.peers[k]; old != nil && !old.isClosed() || c.isClosed() || len(c.peerKeys) >= maxPeersPerConn {
-		return
+	if old := r.peers[k]; old == c {
+		return true
+	} else if old != nil && !old.isClosed() || c.isClosed() || len(c.peerKeys) >= maxPeersPerConn {
+		return false
 	}
 	if d := r.outbound[authorityKey(u)]; d != nil && d.c != nil && !d.c.isClosed() {
-		return // the relay has its own connection there
+		return false // the relay has its own connection there
 	}
 	r.peers[k] = c
 	c.peerKeys = append(c.peerKeys, k)
+	return true
 }
 
 // connFor returns a connection to the next hop u: one the relay dialled to its authority,
