@@ -396,22 +396,33 @@ export class Chat extends EventTarget {
     if (!r) throw new ClientError('chat session is not open');
     const explicitCpim = r.acceptTypes.some((t) => baseType(t) === CPIM_TYPE);
     const wrappedOk = acceptsType([...r.acceptTypes, ...r.acceptWrappedTypes], type);
-    if (explicitCpim && wrappedOk) {
-      return {
-        contentType: CPIM_TYPE,
-        body: buildCpim({
-          from: { uri: this.client.uri, name: this.client.displayName },
-          to: { uri: opts.to ?? this.peer },
-          dateTime: new Date(),
-          ns: { imdn: IMDN_NS },
-          headers: [['imdn.Message-ID', messageId]],
-          contentType: type,
-          body: content,
-        }),
-      };
-    }
+    if (explicitCpim && wrappedOk) return this._cpim(content, type, messageId, opts);
     if (acceptsType(r.acceptTypes, type)) return { body: content, contentType: type };
     throw new ClientError(`the peer does not accept ${baseType(type)} (its accept-types: ${r.acceptTypes.join(' ')})`, 415);
+  }
+
+  /**
+   * The CPIM envelope (RFC 3862) of content: From is this user, To the peer
+   * (or opts.to), with the IMDN Message-ID (RFC 5438 §6.3).
+   * @param {string|Uint8Array} content
+   * @param {string} type
+   * @param {string} messageId
+   * @param {{to?: string}} [opts]
+   * @returns {{body: Uint8Array|string, contentType: string}}
+   */
+  _cpim(content, type, messageId, opts = {}) {
+    return {
+      contentType: CPIM_TYPE,
+      body: buildCpim({
+        from: { uri: this.client.uri, name: this.client.displayName },
+        to: { uri: opts.to ?? this.peer },
+        dateTime: new Date(),
+        ns: { imdn: IMDN_NS },
+        headers: [['imdn.Message-ID', messageId]],
+        contentType: type,
+        body: content,
+      }),
+    };
   }
 
   /**
@@ -620,18 +631,7 @@ export class Room extends Chat {
 
   _wrap(content, type, messageId, opts = {}) {
     // RFC 7701 §6.1: always CPIM, To is the room (or the private recipient).
-    return {
-      contentType: CPIM_TYPE,
-      body: buildCpim({
-        from: { uri: this.client.uri, name: this.client.displayName },
-        to: { uri: opts.to ?? this.peer },
-        dateTime: new Date(),
-        ns: { imdn: IMDN_NS },
-        headers: [['imdn.Message-ID', messageId]],
-        contentType: type,
-        body: content,
-      }),
-    };
+    return this._cpim(content, type, messageId, opts);
   }
 
   /**
