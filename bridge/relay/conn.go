@@ -124,21 +124,13 @@ func (b *batch) add(c *conn) {
 	}
 }
 
-func (b *batch) flush() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.writes = 0
-	for i, c := range b.conns {
-		c.flush()
-		b.conns[i] = nil
-	}
-	b.conns = b.conns[:0]
-}
+func (b *batch) flush() { b.flushExcept(nil) }
 
-// flushExcept flushes every connection in b but x, which stays in b.
+// flushExcept flushes every connection in b but x (nil: all); x stays in b.
 func (b *batch) flushExcept(x *conn) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.writes = 0
 	keep := false
 	for i, c := range b.conns {
 		if c == x {
@@ -417,12 +409,6 @@ func (c *conn) send(m *msrp.Message, body []byte, flag byte, b *batch) error {
 	if c.isClosed() {
 		return net.ErrClosed
 	}
-	if b != nil && len(body) >= netbuf.GatherLimit/2 {
-		// A large chunk goes out at once, without a copy; what the reader gathered for
-		// others goes first, so that nothing waits behind a write that may block.
-		b.flush()
-		b = nil
-	}
 	withBody := m.HasBody || len(body) > 0
 	bp := getBuf()
 	defer putBuf(bp)
@@ -434,10 +420,21 @@ func (c *conn) send(m *msrp.Message, body []byte, flag byte, b *batch) error {
 	}
 	buf = msrp.AppendEndLine(buf, m.TransactionID, flag, withBody)
 	*bp = buf
-	if b != nil && c.out != nil && c.out.Buffered()+len(buf)+len(body) > netbuf.GatherLimit {
-		// This write goes out at once and may block: what the reader gathered for the
-		// others must not wait behind it.
-		b.flushExcept(c)
+	if b != nil && c.out != nil {
+		size := len(buf)
+		if c.ws == nil {
+			size += len(body) // a stream writes the body in place, after the head
+		}
+		large := len(body) >= netbuf.GatherLimit/2
+		if large || c.out.Buffered()+size > netbuf.GatherLimit {
+			// This write goes out at once and may block: what the reader gathered for the
+			// others goes first, so that nothing waits behind it. A large chunk is not
+			// gathered at all (netbuf writes it without a copy).
+			b.flushExcept(c)
+			if large {
+				b = nil
+			}
+		}
 	}
 	// Writers queue on wmu; progress moves only when one of them holds it, so writers waiting
 	// behind a stuck one cannot hide it from the sweeper.
