@@ -261,21 +261,9 @@ func (u URI) IsWebSocket() bool { return strings.EqualFold(u.Transport, "ws") }
 // ParsePath parses a To-Path, From-Path or Use-Path value: one or more URIs separated by
 // spaces (RFC 4975 §9, RFC 4976 §7). Runs of spaces and tabs are tolerated.
 func ParsePath(s string) ([]URI, error) {
-	// Room for the pieces between single spaces: as many as the URIs unless other white
-	// space separates them, which parsePathInto reports as more.
-	pieces := 0
-	for rest := s; rest != ""; {
-		piece := rest
-		if sp := strings.IndexByte(rest, ' '); sp >= 0 {
-			piece, rest = rest[:sp], rest[sp+1:]
-		} else {
-			rest = ""
-		}
-		if piece != "" {
-			pieces++
-		}
-	}
-	path := make([]URI, pieces)
+	// Room for every piece between single spaces (other white space makes parsePathInto
+	// report more, and the long way splits the path again).
+	path := make([]URI, strings.Count(s, " ")+1)
 	n, more, err := parsePathInto(path, s)
 	switch {
 	case err != nil:
