@@ -4,25 +4,14 @@
 // alone, labelled fields and a live message list, and the collapsible raw
 // protocol log.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway, launchBrowser, withDiagnostics, User } from './helpers.js';
+import { gatewayAndBrowser, withDiagnostics, User } from './helpers.js';
 
-/** @type {import('./helpers.js').Gateway} */ let gw;
-/** @type {import('playwright-core').Browser} */ let browser;
-/** @type {User[]} */ const users = [];
-
-before(async () => {
-  gw = await startGateway();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await gw?.stop();
-});
+const fx = gatewayAndBrowser();
 
 test('demo page: prefill, stored settings, keyboard sign-in, labels, protocol log', { timeout: 60000 }, async () => {
+  const { gw, browser, users } = fx;
   await withDiagnostics('demo-page', () => ({ gateways: [gw], users }), async () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     context.setDefaultTimeout(15000);

@@ -6,6 +6,7 @@
 // message that says what to run.
 
 import { spawn } from 'node:child_process';
+import { before, after } from 'node:test';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -219,6 +220,28 @@ export async function startGateway(opts = {}) {
 export async function launchBrowser() {
   requireFile(CHROMIUM, 'install it with `apt-get install -y chromium` (make test-e2e does it when root)');
   return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+}
+
+/**
+ * The usual set-up of a test file: one gateway (startGateway(opts)) and one
+ * browser, started by a node:test `before` hook and stopped by an `after`
+ * hook. Read the fields inside the tests (they are set once `before` ran);
+ * push every signed-in User on `users` for withDiagnostics.
+ * @param {{users?: Record<string, string>, args?: string[]}} [opts]
+ * @returns {{gw: Gateway, browser: import('playwright-core').Browser, users: User[]}}
+ */
+export function gatewayAndBrowser(opts = {}) {
+  const fx = /** @type {{gw: Gateway, browser: import('playwright-core').Browser, users: User[]}} */ (
+    /** @type {unknown} */ ({ users: [] }));
+  before(async () => {
+    fx.gw = await startGateway(opts);
+    fx.browser = await launchBrowser();
+  });
+  after(async () => {
+    await fx.browser?.close();
+    await fx.gw?.stop();
+  });
+  return fx;
 }
 
 /**

@@ -4,29 +4,18 @@
 // ticks its peer's success report gives; then a file crosses the session and
 // the receiver gets a download link; ending the session is seen by both.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { startGateway, launchBrowser, signIn, withDiagnostics } from './helpers.js';
+import { gatewayAndBrowser, signIn, withDiagnostics } from './helpers.js';
 
 const ALICE = 'sip:alice@localhost';
 const BOB = 'sip:bob@localhost';
 
-/** @type {import('./helpers.js').Gateway} */ let gw;
-/** @type {import('playwright-core').Browser} */ let browser;
-/** @type {import('./helpers.js').User[]} */ const users = [];
-
-before(async () => {
-  gw = await startGateway();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await gw?.stop();
-});
+const fx = gatewayAndBrowser();
 
 test('MSRP chat between two browsers: session set-up, messages both ways, delivery ticks, a file accepted and one declined', { timeout: 90000 }, async () => {
+  const { gw, browser, users } = fx;
   await withDiagnostics('msrp-chat', () => ({ gateways: [gw], users }), async () => {
     const alice = await signIn(browser, gw, { uri: ALICE, name: 'Alice' });
     users.push(alice);

@@ -15,28 +15,23 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startGateway, launchBrowser, signIn, withDiagnostics, Msrpcat } from './helpers.js';
+import { gatewayAndBrowser, signIn, withDiagnostics, Msrpcat } from './helpers.js';
 
 const ALICE = 'sip:alice@localhost';
 const BOB = 'sip:bob@localhost';
 const FILE_SIZE = 20 * 1024 * 1024;
 
-/** @type {import('./helpers.js').Gateway} */ let gw;
-/** @type {import('playwright-core').Browser} */ let browser;
-/** @type {import('./helpers.js').User[]} */ const users = [];
 /** @type {Msrpcat[]} */ const peers = [];
 /** @type {string} */ let dir;
 
-before(async () => {
-  gw = await startGateway();
-  browser = await launchBrowser();
+const fx = gatewayAndBrowser();
+
+before(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'simplegw-e2e-msrpcat-'));
 });
 
 after(async () => {
   for (const p of peers) await p.stop();
-  await browser?.close();
-  await gw?.stop();
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -55,6 +50,7 @@ async function withPeers(fn) {
 }
 
 test('browser ↔ msrpcat ua over SIP/TCP and MSRP/TCP: text, a 20 MiB file, and a call from msrpcat', { timeout: 150000 }, async () => {
+  const { gw, browser, users } = fx;
   await withPeers(() => withDiagnostics('msrpcat', () => ({ gateways: [gw], users }), async () => {
     // Bob is msrpcat: it answers INVITEs and prints what arrives.
     const bob = new Msrpcat(['ua', '--register', BOB, '--via', gw.addr.sip, '--transport', 'tcp',

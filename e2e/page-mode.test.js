@@ -2,28 +2,17 @@
 // messages (SIP MESSAGE, RFC 3428) through the real gateway, both ways, and
 // each sees the other typing (RFC 3994 status messages).
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway, launchBrowser, signIn, withDiagnostics } from './helpers.js';
+import { gatewayAndBrowser, signIn, withDiagnostics } from './helpers.js';
 
 const ALICE = 'sip:alice@localhost';
 const BOB = 'sip:bob@localhost';
 
-/** @type {import('./helpers.js').Gateway} */ let gw;
-/** @type {import('playwright-core').Browser} */ let browser;
-/** @type {import('./helpers.js').User[]} */ const users = [];
-
-before(async () => {
-  gw = await startGateway();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await gw?.stop();
-});
+const fx = gatewayAndBrowser();
 
 test('page mode: register two browsers, MESSAGE both ways, typing indicator', { timeout: 60000 }, async () => {
+  const { gw, browser, users } = fx;
   await withDiagnostics('page-mode', () => ({ gateways: [gw], users }), async () => {
     const alice = await signIn(browser, gw, { uri: ALICE, name: 'Alice' });
     users.push(alice);

@@ -4,28 +4,20 @@
 // with its protocol log open. Saved in e2e/artifacts/ (gitignored) for people
 // to look at; the test also checks what the pictures should show.
 
-import { test, before, after } from 'node:test';
+import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startGateway, launchBrowser, withDiagnostics, ARTIFACTS, User } from './helpers.js';
+import { gatewayAndBrowser, withDiagnostics, ARTIFACTS, User } from './helpers.js';
 
-/** @type {import('./helpers.js').Gateway} */ let gw;
-/** @type {import('playwright-core').Browser} */ let browser;
-/** @type {User[]} */ const users = [];
+const fx = gatewayAndBrowser();
 
-before(async () => {
-  gw = await startGateway();
-  browser = await launchBrowser();
+before(() => {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
 });
 
-after(async () => {
-  await browser?.close();
-  await gw?.stop();
-});
-
 test('screenshot: two users side by side in a chat', { timeout: 60000 }, async () => {
+  const { gw, browser, users } = fx;
   await withDiagnostics('screenshot', () => ({ gateways: [gw], users }), async () => {
     const context = await browser.newContext({ viewport: { width: 1440, height: 860 } });
     context.setDefaultTimeout(15000);
