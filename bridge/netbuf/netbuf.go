@@ -22,6 +22,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"sync"
 )
 
@@ -160,10 +161,17 @@ func (c *Conn) readSocket(p []byte) (int, error) {
 		return c.Conn.Read(p)
 	}
 	n, err := c.raw.Read(p, c.beforeRead)
-	if err != nil {
-		err = &net.OpError{Op: "read", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
-	} else if n == 0 {
-		err = io.EOF
+	switch err.(type) {
+	case nil:
+		if n == 0 {
+			err = io.EOF
+		}
+	case *net.OpError:
+		// From the runtime's poller (closed, past the deadline): already says where.
+	default:
+		// The read system call's own error (ECONNRESET...), dressed as net.Conn.Read does.
+		err = &net.OpError{Op: "read", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(),
+			Err: os.NewSyscallError("read", err)}
 	}
 	return n, err
 }

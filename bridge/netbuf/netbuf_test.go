@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -428,5 +430,22 @@ func TestCloseFromBeforeReadDoesNotHang(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Close inside BeforeRead hangs")
+	}
+}
+
+// A reset reads like net.Conn.Read reports it: a *net.OpError around an *os.SyscallError.
+func TestResetIsReportedLikeNetConn(t *testing.T) {
+	a, b := pair(t)
+	c := New(b, Options{BeforeRead: func() {}})
+	a.(*net.TCPConn).SetLinger(0)
+	a.Close() // RST
+	var err error
+	for err == nil {
+		_, err = c.Read(make([]byte, 8))
+	}
+	var oe *net.OpError
+	var se *os.SyscallError
+	if !errors.Is(err, syscall.ECONNRESET) || !errors.As(err, &oe) || !errors.As(err, &se) {
+		t.Fatalf("Read after a reset = %#v, want a *net.OpError around an *os.SyscallError for ECONNRESET", err)
 	}
 }
